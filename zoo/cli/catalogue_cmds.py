@@ -1,0 +1,116 @@
+"""``zoo list``, ``zoo show``, ``zoo plugins``: read the catalogue, never import TensorFlow
+(except ``show --summary``, which builds the model)."""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import click
+
+from zoo.cli.common import catalogue, emit, format_option, set_option, verbose
+
+
+@click.command("list")
+@click.argument("patterns", nargs=-1)
+@click.option("--tag", help="Only entries with this tag.")
+@click.option("--dataset", help="Only entries on this dataset.")
+@click.option("--exclude", multiple=True, metavar="PATTERN", help="Leave out entries matching PATTERN; repeatable.")
+@format_option()
+@click.pass_context
+def list_cmd(ctx: click.Context, patterns: tuple[str, ...], tag: str | None, dataset: str | None,
+             exclude: tuple[str, ...], fmt: str) -> None:
+    """List catalogue entries, optionally filtered by fnmatch PATTERNS (e.g. 'fashion-*')."""
+    rows = catalogue(ctx).list(patterns, tag=tag, dataset=dataset, exclude=exclude)
+    emit(rows, ["name", "architecture", "dataset", "tags", "description"], fmt)
+
+
+@click.command("show")
+@click.argument("name")
+@set_option
+@click.option("--summary", is_flag=True, help="Build the model and add the Keras summary and parameter count.")
+@format_option("text", ("text", "json"))
+@click.pass_context
+def show_cmd(ctx: click.Context, name: str, overrides: tuple[str, ...], summary: bool, fmt: str) -> None:
+    """Show one resolved entry: parts, params, recipe, target and where each field came from."""
+    cat = catalogue(ctx)
+    entry = cat.resolve(name, overrides)
+    registry = cat.registry
+    data: dict[str, Any] = entry.to_dict()
+    arch, ds = registry.architecture(entry.architecture.name), registry.dataset(entry.dataset.name)
+    data["architecture"] = {**data["architecture"], "defaults": arch.params, "plugin": arch.plugin}
+    data["dataset"] = {**data["dataset"], "defaults": ds.params, "plugin": ds.plugin,
+                       "source": ds.source, "licence": ds.licence}
+    if summary:
+        from zoo import runner
+
+        runner.setup(entry, verbose=verbose(ctx))
+        model = runner.build_model(entry, registry)
+        lines: list[str] = []
+        model.summary(print_fn=lambda line, *args, **kwargs: lines.append(line))
+        data["model"] = {
+            "params_total": int(model.count_params()),
+            "params_trainable": int(sum(w.numpy().size for w in model.trainable_weights)),
+            "summary": "\n".join(lines),
+        }
+    if fmt == "json":
+        click.echo(json.dumps(data, indent=2, default=str))
+        return
+    _print_entry(data)
+
+
+def _print_entry(data: dict[str, Any]) -> None:
+    sources = data.pop("sources", {})
+    click.echo(f"{data['name']}: {data.get('description', '')}")
+
+    def line(label: str, value: Any, source_key: str | None = None) -> None:
+        source = sources.get(source_key or label)
+        click.echo(f"  {label:<18} {value}" + (f"    [{source}]" if source else ""))
+
+    for part in ("architecture", "dataset"):
+        ref = data[part]
+        params = {**ref.get("defaults", {}), **ref["params"]}
+        line(part, f"{ref['name']} (plugin {ref['plugin']}) {json.dumps(params, default=str)}")
+    line("callbacks", ", ".join(c["name"] + (json.dumps(c["params"]) if c["params"] else "") for c in data["callbacks"]) or "-")
+    line("task", f"{data['task']}, input {tuple(data['input_shape'])}, {data['num_classes']} output(s)", "dataset")
+    for key, value in data["recipe"].items():
+        line(key, value)
+    if data.get("target"):
+        t = data["target"]
+        line("target", f"{t['metric']} {'>=' if t['mode'] == 'max' else '<='} {t['value']}")
+    line("tags", ", ".join(data.get("tags", [])) or "-")
+    if data.get("metadata"):
+        line("metadata", json.dumps(data["metadata"], default=str))
+    if "model" in data:
+        click.echo(data["model"]["summary"])
+        click.echo(f"  params: {data['model']['params_total']:,} ({data['model']['params_trainable']:,} trainable)")
+
+
+@click.command("plugins")
+@format_option("table", ("table", "json", "github", "plain", "simple"))
+@click.option("--requirements", is_flag=True, help="Print pip requirement lines of the installed third-party plugins.")
+@click.pass_context
+def plugins_cmd(ctx: click.Context, fmt: str, requirements: bool) -> None:
+    """List every plugin: name, version, what it registered, and every plugin that failed."""
+    cat = catalogue(ctx, warn=False)
+    records = [r.to_dict() for r in cat.registry.plugins]
+    if requirements:
+        seen = sorted({(r["distribution"], r["version"]) for r in records
+                       if not r["first_party"] and r["distribution"] and r["distribution"] != "zoo-models"})
+        for dist, version in seen:
+            click.echo(f"{dist}=={version}")
+        return
+    for problem in cat.problems:
+        click.echo(f"zoo: warning: {problem}", err=True)
+    if fmt == "json":
+        click.echo(json.dumps(records, indent=2))
+        return
+    rows = []
+    for r in records:
+        registered = "; ".join(f"{kind}: {', '.join(names)}" for kind, names in r["registered"].items())
+        rows.append({
+            "plugin": r["name"],
+            "distribution": f"{r['distribution'] or '-'} {r['version'] or ''}".strip(),
+            "status": r["status"],
+            "registered / error": r["error"] if r["status"] == "failed" else registered or "-",
+        })
+    emit(rows, ["plugin", "distribution", "status", "registered / error"], fmt)

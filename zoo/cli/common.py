@@ -1,0 +1,77 @@
+"""Helpers shared by the CLI commands: loading the catalogue, warnings, output formats."""
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+import click
+
+from zoo.catalogue import Catalogue, load_catalogue
+from zoo.registry import get_registry
+
+FORMATS = ("table", "json", "csv", "github", "plain", "simple", "grid", "pipe", "rst", "html", "tsv")
+
+
+def catalogue(ctx: click.Context, warn: bool = True) -> Catalogue:
+    """The catalogue for this command (user catalogues from ``--registry`` included);
+    failed plugins are reported once on stderr, never fatal unless strict."""
+    obj = ctx.find_root().obj or {}
+    if "catalogue" not in obj:
+        registry = get_registry()
+        obj["catalogue"] = load_catalogue(registry, obj.get("registries", ()))
+        if warn:
+            for record in registry.failed_plugins:
+                click.echo(f"zoo: warning: plugin {record.name!r} ({record.module}) failed: {record.error}", err=True)
+            for (kind, name), owners in sorted(registry.conflicts.items()):
+                click.echo(f"zoo: warning: {kind} {name!r} is registered by plugins {' and '.join(owners)}; neither is used", err=True)
+            for name, origins in sorted(obj["catalogue"].conflicts.items()):
+                click.echo(f"zoo: warning: entry {name!r} is defined twice ({' and '.join(origins)}); it cannot be used", err=True)
+    return obj["catalogue"]
+
+
+def verbose(ctx: click.Context) -> bool:
+    return bool((ctx.find_root().obj or {}).get("verbose"))
+
+
+def set_option(func: Any) -> Any:
+    return click.option(
+        "--set", "overrides", multiple=True, metavar="KEY=VALUE",
+        help="Override a field for this command, e.g. --set epochs=1 --set architecture.units=512 "
+             "--set dataset.data_dir=PATH; repeatable.",
+    )(func)
+
+
+def format_option(default: str = "table", choices: tuple[str, ...] = FORMATS) -> Any:
+    return click.option(
+        "--format", "fmt", default=default, show_default=True,
+        type=click.Choice(choices),
+        help="Output format: json, csv, or a tabulate table format.",
+    )
+
+
+def emit(rows: list[dict[str, Any]], columns: list[str], fmt: str) -> None:
+    """Rows as a tabulate table, JSON (full rows) or CSV (the columns)."""
+    if fmt == "json":
+        click.echo(json.dumps(rows, indent=2, default=str))
+        return
+    if fmt == "csv":
+        import csv
+
+        writer = csv.DictWriter(sys.stdout, fieldnames=columns, extrasaction="ignore")
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({c: _cell(row.get(c)) for c in columns})
+        return
+    from tabulate import tabulate
+
+    table_fmt = "simple" if fmt == "table" else fmt
+    click.echo(tabulate([[_cell(row.get(c)) for c in columns] for row in rows], headers=columns, tablefmt=table_fmt))
+
+
+def _cell(value: Any) -> Any:
+    if isinstance(value, (list, tuple)):
+        return ", ".join(str(v) for v in value)
+    if isinstance(value, dict):
+        return json.dumps(value, default=str)
+    return value

@@ -1,0 +1,139 @@
+"""Finding and loading plugins, each in isolation.
+
+Plugins are found through the ``zoo`` entry-point group, zoo's own included. A plugin that fails
+to import, does not validate against the hookspecs (e.g. a misspelled hook) or raises in a hook is
+recorded as failed and left out; every other plugin still works. ``ZOO_STRICT_PLUGINS=1`` turns
+such a failure into an error; ``ZOO_DISABLE_PLUGINS=a,b`` skips plugins by name.
+"""
+from __future__ import annotations
+
+import difflib
+import importlib.metadata as metadata
+from dataclasses import dataclass, field
+from typing import Any
+
+import pluggy
+
+from zoo import PROJECT_NAME, hookspecs, settings
+from zoo.errors import PluginError
+
+ENTRY_POINT_GROUP = "zoo"
+
+
+@dataclass
+class PluginRecord:
+    """What ``zoo plugins`` shows for one plugin."""
+
+    name: str
+    module: str
+    distribution: str | None = None
+    version: str | None = None
+    status: str = "ok"  # ok | failed | disabled
+    error: str | None = None
+    first_party: bool = False
+    registered: dict[str, list[str]] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "module": self.module,
+            "distribution": self.distribution,
+            "version": self.version,
+            "status": self.status,
+            "error": self.error,
+            "first_party": self.first_party,
+            "registered": {k: sorted(v) for k, v in sorted(self.registered.items())},
+        }
+
+
+def new_plugin_manager() -> pluggy.PluginManager:
+    pm = pluggy.PluginManager(PROJECT_NAME)
+    pm.add_hookspecs(hookspecs)
+    return pm
+
+
+def _unknown_hooks(pm: pluggy.PluginManager, plugin: object) -> list[str]:
+    """Hook names the plugin implements that no spec declares (check_pending, per plugin)."""
+    problems = []
+    for caller in pm.get_hookcallers(plugin) or []:
+        if caller.spec is None:
+            close = difflib.get_close_matches(caller.name, hookspecs.HOOK_NAMES, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            problems.append(f"unknown hook {caller.name!r}{hint}")
+    return problems
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else ''}".rstrip(": ")
+
+
+def register_plugin(
+    pm: pluggy.PluginManager, plugin: object, record: PluginRecord, strict: bool
+) -> bool:
+    """Register one loaded plugin object; on a validation error, record it and leave it out."""
+    try:
+        pm.register(plugin, name=record.name)
+        problems = _unknown_hooks(pm, plugin)
+        if problems:
+            pm.unregister(plugin)
+            raise pluggy.PluginValidationError(plugin, "; ".join(problems))
+    except (pluggy.PluginValidationError, ValueError) as exc:
+        message = exc.message if isinstance(exc, pluggy.PluginValidationError) else str(exc)
+        record.status, record.error = "failed", f"invalid plugin: {message}"
+        if strict:
+            raise PluginError(f"plugin {record.name!r} ({record.module}): {record.error}") from exc
+        return False
+    return True
+
+
+def load_plugins(
+    extra: list[tuple[str, object]] | None = None,
+    strict: bool | None = None,
+    disabled: set[str] | None = None,
+) -> tuple[pluggy.PluginManager, list[PluginRecord]]:
+    """Load every ``zoo`` entry point (plus ``extra`` ``(name, object)`` pairs, for tests).
+
+    Returns the plugin manager and one record per plugin, sorted by name. Never raises for a
+    broken plugin unless ``strict`` (default: ``ZOO_STRICT_PLUGINS``).
+    """
+    strict = settings.strict_plugins() if strict is None else strict
+    disabled = settings.disabled_plugins() if disabled is None else disabled
+    pm = new_plugin_manager()
+    records: list[PluginRecord] = []
+
+    for ep in sorted(metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+        if pm.has_plugin(ep.name) or any(r.name == ep.name for r in records):
+            continue  # the same distribution seen twice on sys.path
+        dist = getattr(ep, "dist", None)
+        record = PluginRecord(
+            name=ep.name,
+            module=ep.value,
+            distribution=dist.metadata["Name"] if dist else None,
+            version=dist.version if dist else None,
+            first_party=ep.value.split(":")[0].split(".")[0] == "zoo_plugins",
+        )
+        records.append(record)
+        if ep.name in disabled:
+            record.status = "disabled"
+            continue
+        try:
+            plugin = ep.load()
+        except Exception as exc:  # any import-time failure of third-party code
+            record.status, record.error = "failed", f"import failed: {_describe(exc)}"
+            if strict:
+                raise PluginError(f"plugin {ep.name!r} ({ep.value}): {record.error}") from exc
+            continue
+        register_plugin(pm, plugin, record, strict)
+
+    for name, plugin in extra or []:
+        record = PluginRecord(name=name, module=getattr(plugin, "__name__", repr(plugin)))
+        records.append(record)
+        if name in disabled:
+            record.status = "disabled"
+            continue
+        register_plugin(pm, plugin, record, strict)
+
+    pm.check_pending()  # every remaining plugin was validated above; this is a safety net
+    records.sort(key=lambda r: r.name)
+    return pm, records

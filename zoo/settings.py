@@ -1,0 +1,61 @@
+"""Where zoo keeps things, and the environment variables that steer it.
+
+| variable | meaning |
+|---|---|
+| ``ZOO_HOME`` | zoo's home: trained models, results database, caches (default ``~/.zoo``) |
+| ``ZOO_DATA_DIR`` | a folder with one sub-folder per dataset, searched before any download |
+| ``ZOO_OFFLINE=1`` | forbid every download (tests and CI set it) |
+| ``ZOO_REGISTRY`` | user catalogue files (``os.pathsep``-separated), merged over the packaged one |
+| ``ZOO_STRICT_PLUGINS=1`` | a plugin that fails to load is fatal instead of being skipped |
+| ``ZOO_DISABLE_PLUGINS=a,b`` | plugins (entry-point names) not to load |
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+_TRUE = {"1", "true", "yes", "on"}
+
+
+def flag(name: str) -> bool:
+    """An environment variable read as a boolean flag."""
+    return os.environ.get(name, "").strip().lower() in _TRUE
+
+
+def home() -> Path:
+    """zoo's home folder (``ZOO_HOME``, default ``~/.zoo``); not created here."""
+    return Path(os.environ.get("ZOO_HOME") or Path.home() / ".zoo").expanduser()
+
+
+def models_dir() -> Path:
+    return home() / "models"
+
+
+def runs_dir() -> Path:
+    return home() / "runs"
+
+
+def cache_dir() -> Path:
+    return home() / "cache"
+
+
+def data_dir() -> Path | None:
+    value = os.environ.get("ZOO_DATA_DIR")
+    return Path(value).expanduser() if value else None
+
+
+def offline() -> bool:
+    return flag("ZOO_OFFLINE")
+
+
+def strict_plugins() -> bool:
+    return flag("ZOO_STRICT_PLUGINS")
+
+
+def disabled_plugins() -> set[str]:
+    return {p.strip() for p in os.environ.get("ZOO_DISABLE_PLUGINS", "").split(",") if p.strip()}
+
+
+def user_catalogues() -> list[Path]:
+    value = os.environ.get("ZOO_REGISTRY", "")
+    return [Path(p).expanduser() for p in value.split(os.pathsep) if p.strip()]

@@ -1,0 +1,188 @@
+"""Plain-data specs passed between zoo's stages.
+
+Specs hold what plugins registered; :class:`Entry` is one resolved catalogue entry. None of them
+holds a Keras object, so everything up to the runner works (and is testable) without TensorFlow.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Callable
+
+TASKS: tuple[str, ...] = ("regression", "binary", "multiclass")
+
+
+def _callable_name(obj: Any) -> str:
+    module = getattr(obj, "__module__", None) or "?"
+    return f"{module}:{getattr(obj, '__qualname__', repr(obj))}"
+
+
+@dataclass(frozen=True)
+class ArchitectureSpec:
+    """A model architecture: ``builder(input_shape, num_classes, task=..., **params)``."""
+
+    name: str
+    builder: Callable[..., Any]
+    plugin: str
+    description: str = ""
+    params: dict[str, Any] = field(default_factory=dict)
+    tags: tuple[str, ...] = ()
+    tasks: tuple[str, ...] = TASKS
+    accepts: Callable[..., str | None] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "kind": "architecture",
+            "plugin": self.plugin,
+            "builder": _callable_name(self.builder),
+            "description": self.description,
+            "params": dict(self.params),
+            "tags": list(self.tags),
+            "tasks": list(self.tasks),
+        }
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """A dataset: ``loader(**params) -> {"train": ..., "validation": ..., "test": ...}``."""
+
+    name: str
+    loader: Callable[..., Any]
+    plugin: str
+    task: str
+    input_shape: tuple[int, ...] | Callable[..., tuple[int, ...]]
+    num_classes: int | Callable[..., int]
+    description: str = ""
+    params: dict[str, Any] = field(default_factory=dict)
+    tags: tuple[str, ...] = ()
+    source: str | None = None
+    licence: str | None = None
+    locate: Callable[..., dict[str, Any] | None] | None = None
+    fetch: Callable[..., dict[str, Any]] | None = None
+    decode: Callable[..., Any] | None = None
+
+    def shape_for(self, params: dict[str, Any]) -> tuple[int, ...]:
+        """The input shape of one example under ``params`` (defaults filled in)."""
+        shape = self.input_shape
+        if callable(shape):
+            shape = shape(**{**self.params, **params})
+        return tuple(int(d) for d in shape)
+
+    def classes_for(self, params: dict[str, Any]) -> int:
+        """The number of output units the head needs under ``params``."""
+        classes = self.num_classes
+        if callable(classes):
+            classes = classes(**{**self.params, **params})
+        return int(classes)
+
+    def to_dict(self) -> dict[str, Any]:
+        def show(value: Any) -> Any:
+            return "depends on params" if callable(value) else value
+
+        return {
+            "name": self.name,
+            "kind": "dataset",
+            "plugin": self.plugin,
+            "loader": _callable_name(self.loader),
+            "task": self.task,
+            "input_shape": show(list(self.input_shape) if isinstance(self.input_shape, tuple) else self.input_shape),
+            "num_classes": show(self.num_classes),
+            "description": self.description,
+            "params": dict(self.params),
+            "tags": list(self.tags),
+            "source": self.source,
+            "licence": self.licence,
+        }
+
+
+@dataclass(frozen=True)
+class CallbackSpec:
+    """A training callback: ``factory(**params) -> keras.callbacks.Callback``."""
+
+    name: str
+    factory: Callable[..., Any]
+    plugin: str
+    description: str = ""
+    params: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "kind": "callback",
+            "plugin": self.plugin,
+            "factory": _callable_name(self.factory),
+            "description": self.description,
+            "params": dict(self.params),
+        }
+
+
+@dataclass
+class PartRef:
+    """A reference from an entry to a registered part, with the params the entry sets."""
+
+    name: str
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Target:
+    """The value of a metric that counts as "reached" for time-to-accuracy."""
+
+    metric: str
+    value: float
+    mode: str = "max"  # "min" for losses and errors
+
+    def reached(self, value: float) -> bool:
+        return value >= self.value if self.mode == "max" else value <= self.value
+
+
+@dataclass
+class Recipe:
+    """How an entry trains: optimizer, loss, schedule and the speed settings measured per entry."""
+
+    optimizer: str = "adam"
+    learning_rate: float | None = None
+    optimizer_params: dict[str, Any] = field(default_factory=dict)
+    lr_schedule: dict[str, Any] | None = None
+    loss: str = "auto"
+    metrics: list[str] = field(default_factory=lambda: ["auto"])
+    epochs: int = 1
+    batch_size: int = 32
+    steps_per_epoch: int | None = None
+    validation_split: float | None = None
+    shuffle_buffer: int = 10_000
+    cache: bool = True
+    seed: int = 0
+    mixed_precision: str | None = None
+    jit_compile: bool | str = False
+    steps_per_execution: int = 1
+    intra_op_threads: int | None = None
+    inter_op_threads: int | None = None
+    feature_cache: bool = False
+
+
+RECIPE_KEYS: tuple[str, ...] = tuple(Recipe.__dataclass_fields__)
+
+
+@dataclass
+class Entry:
+    """One resolved catalogue entry: parts, recipe and where every field came from."""
+
+    name: str
+    architecture: PartRef
+    dataset: PartRef
+    callbacks: list[PartRef]
+    recipe: Recipe
+    task: str
+    input_shape: tuple[int, ...]
+    num_classes: int
+    target: Target | None = None
+    description: str = ""
+    tags: list[str] = field(default_factory=list)
+    metadata: dict[str, Any] = field(default_factory=dict)
+    sources: dict[str, str] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["input_shape"] = list(self.input_shape)
+        return data

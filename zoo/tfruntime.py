@@ -1,0 +1,84 @@
+"""Importing TensorFlow quietly and configuring it before its first op.
+
+TensorFlow prints oneDNN, CUDA-stub and CPU-feature notices from C++ on every import, before its
+logging can be configured, and none of them is something a user can act on. They are captured at
+the file-descriptor level and replayed only when the import fails or ``verbose`` is asked for.
+Thread counts must be set before TensorFlow runs its first op (later, it raises), so they are set
+here, right after the import.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import tempfile
+from collections.abc import Iterator
+from typing import Any
+
+_STATE: dict[str, Any] = {}
+
+
+@contextlib.contextmanager
+def _captured_stderr(replay: bool) -> Iterator[None]:
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile(mode="w+b") as sink:
+        os.dup2(sink.fileno(), 2)
+        failed = False
+        try:
+            yield
+        except BaseException:
+            failed = True
+            raise
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            if replay or failed:
+                sink.seek(0)
+                sys.stderr.write(sink.read().decode(errors="replace"))
+
+
+def import_tensorflow(
+    verbose: bool = False,
+    intra_op_threads: int | None = None,
+    inter_op_threads: int | None = None,
+) -> Any:
+    """Import TensorFlow once, quietly, and apply thread settings; return the module."""
+    if "tf" in _STATE:
+        tf = _STATE["tf"]
+        wanted = (intra_op_threads, inter_op_threads)
+        if wanted != (None, None) and wanted != _STATE["threads"]:
+            # Threads can only be set before the first op; say so instead of TF's RuntimeError.
+            print(
+                f"zoo: note: thread settings {wanted} ignored: TensorFlow already runs with "
+                f"{_STATE['threads']} in this process",
+                file=sys.stderr,
+            )
+        return tf
+    if not verbose:
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    with _captured_stderr(replay=verbose):
+        import tensorflow as tf
+
+        if intra_op_threads is not None:
+            tf.config.threading.set_intra_op_parallelism_threads(int(intra_op_threads))
+        if inter_op_threads is not None:
+            tf.config.threading.set_inter_op_parallelism_threads(int(inter_op_threads))
+        tf.config.list_logical_devices()  # device init prints CUDA notices: keep them in here
+    if not verbose:
+        import logging
+
+        tf.get_logger().setLevel(logging.ERROR)
+    _STATE["tf"] = tf
+    _STATE["threads"] = (intra_op_threads, inter_op_threads)
+    return tf
+
+
+def thread_settings() -> dict[str, int]:
+    """The intra/inter-op thread counts TensorFlow runs with (0 means "TF decides")."""
+    tf = import_tensorflow()
+    return {
+        "intra_op_threads": tf.config.threading.get_intra_op_parallelism_threads(),
+        "inter_op_threads": tf.config.threading.get_inter_op_parallelism_threads(),
+    }
