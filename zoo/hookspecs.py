@@ -54,6 +54,9 @@ def register_datasets(register: Callable[..., None]) -> None:
       list``). ``fetch(**params) -> dict``: optional: put the data in the cache (``zoo data fetch``).
     - ``decode(path, **params) -> numpy array``: optional: one input file (an image, say) as one
       example, preprocessed as the loader does, for ``zoo predict``.
+    - The dict may also hold ``"augment"``: a function ``(x_batch, y_batch) -> (x_batch, y_batch)``
+      that zoo maps over *training* batches after caching and shuffling (so each epoch sees new
+      transformations); validation and test data are never augmented.
     - Multiclass labels are integer class ids; binary labels 0/1; both with the loader's scaling.
     """
 

@@ -72,7 +72,7 @@ def load_splits(entry: Entry, registry: Registry) -> dict[str, Any]:
         raise DataError(f"dataset {spec.name!r} (plugin {spec.plugin}) could not load: {exc}") from exc
     if not isinstance(splits, dict) or "train" not in splits and "test" not in splits:
         raise DataError(f"dataset {spec.name!r}'s loader must return a dict with a 'train' split")
-    unknown = set(splits) - set(SPLITS)
+    unknown = set(splits) - {*SPLITS, "augment"}
     if unknown:
         raise DataError(f"dataset {spec.name!r} returned unknown split(s) {sorted(unknown)}; use {SPLITS}")
     return {k: v for k, v in splits.items() if v is not None}
@@ -297,27 +297,51 @@ def _evaluate(model: Any, datasets: dict[str, Any]) -> dict[str, dict[str, float
     return metrics
 
 
+def make_strategy(name: str | None) -> Any:
+    """A ``tf.distribute`` strategy by name: default (one device), mirrored (every local
+    device), multiworker (machines listed in ``TF_CONFIG``)."""
+    import tensorflow as tf
+
+    if name in (None, "", "default"):
+        return tf.distribute.get_strategy()
+    if name == "mirrored":
+        return tf.distribute.MirroredStrategy()
+    if name == "multiworker":
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    raise IncompatibleError(f"unknown strategy {name!r}; use default, mirrored or multiworker")
+
+
 def train(entry: Entry, registry: Registry, *, save: bool = True, verbose: int | str = "auto",
-          quiet_tf: bool = True, extra_callbacks: list[Any] | None = None) -> TrainResult:
-    """Train one entry with its recipe, evaluate every split, save the model."""
+          quiet_tf: bool = True, extra_callbacks: list[Any] | None = None,
+          strategy: str | None = None) -> TrainResult:
+    """Train one entry with its recipe, evaluate every split, save the model.
+
+    With ``strategy``, the model is built and compiled under that ``tf.distribute`` strategy;
+    ``batch_size`` stays global (Keras splits each batch across the replicas).
+    """
     setup(entry, verbose=not quiet_tf)
     recipe = entry.recipe
     splits = load_splits(entry, registry)
+    # Optional, not a split: a batch-level augmentation the loader asks for, applied to
+    # training batches after cache() so every epoch sees fresh transformations.
+    augment = splits.pop("augment", None)
     if "train" not in splits:
         raise DataError(f"dataset {entry.dataset.name!r} has no train split")
     if "validation" not in splits and recipe.validation_split:
         splits["train"], splits["validation"] = carve_validation(splits["train"], recipe.validation_split, recipe.seed)
     train_examples = count_examples(splits["train"])
 
-    model = build_model(entry, registry)
-    compile_model(model, entry)
+    with make_strategy(strategy).scope():
+        model = build_model(entry, registry)
+        compile_model(model, entry)
     run_dir = settings.runs_dir() / f"{entry.name}-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
     timer = EpochTimer(entry.target)
     callbacks = [timer, *make_callbacks(entry, registry, run_dir), *(extra_callbacks or [])]
 
     datasets = {
         name: pipeline(split, recipe.batch_size, training=(name == "train"), seed=recipe.seed,
-                       cache=recipe.cache, shuffle_buffer=recipe.shuffle_buffer)
+                       cache=recipe.cache, shuffle_buffer=recipe.shuffle_buffer,
+                       augment=augment if name == "train" else None)
         for name, split in splits.items()
     }
     start = time.perf_counter()
@@ -355,6 +379,7 @@ def evaluate(entry: Entry, registry: Registry, quiet_tf: bool = True) -> dict[st
     setup(entry, verbose=not quiet_tf)
     model = load_model(entry.name)
     splits = load_splits(entry, registry)
+    splits.pop("augment", None)
     datasets = {
         name: pipeline(split, entry.recipe.batch_size, training=False, seed=entry.recipe.seed, cache=False)
         for name, split in splits.items()
