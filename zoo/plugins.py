@@ -79,7 +79,7 @@ def register_plugin(
             pm.unregister(plugin)
             raise pluggy.PluginValidationError(plugin, "; ".join(problems))
     except (pluggy.PluginValidationError, ValueError) as exc:
-        message = exc.message if isinstance(exc, pluggy.PluginValidationError) else str(exc)
+        message = str(exc)
         record.status, record.error = "failed", f"invalid plugin: {message}"
         if strict:
             raise PluginError(f"plugin {record.name!r} ({record.module}): {record.error}") from exc
@@ -103,9 +103,23 @@ def load_plugins(
     records: list[PluginRecord] = []
 
     for ep in sorted(metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
-        if pm.has_plugin(ep.name) or any(r.name == ep.name for r in records):
-            continue  # the same distribution seen twice on sys.path
         dist = getattr(ep, "dist", None)
+        same_name = [r for r in records if r.name == ep.name]
+        if same_name:
+            if same_name[0].module == ep.value:
+                continue  # the same distribution seen twice on sys.path
+            # Two distributions chose one entry-point name: load neither (order must not matter).
+            for record in same_name:
+                record.status = "failed"
+                record.error = f"entry-point name {ep.name!r} is also used by {ep.value}"
+                if pm.has_plugin(ep.name):
+                    pm.unregister(name=ep.name)
+            records.append(PluginRecord(
+                name=ep.name, module=ep.value, distribution=dist.metadata["Name"] if dist else None,
+                version=dist.version if dist else None, status="failed",
+                error=f"entry-point name {ep.name!r} is also used by {same_name[0].module}",
+            ))
+            continue
         record = PluginRecord(
             name=ep.name,
             module=ep.value,
