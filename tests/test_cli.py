@@ -125,3 +125,9 @@ def test_python_dash_m_zoo_works_like_the_console_script():
 def test_a_zoo_error_in_a_subprocess_has_no_traceback():
     proc = zoo_subprocess("show", "nope")
     assert proc.returncode == 1 and "Traceback" not in proc.stderr and "unknown entry 'nope'" in proc.stderr
+
+
+def test_show_summary_builds_the_model():
+    data = json.loads(run("show", "hello-dense", "--summary", "--format", "json").output)
+    assert data["model"]["params_total"] == 2 and data["model"]["params_trainable"] == 2
+    assert "dense" in data["model"]["summary"].lower()
