@@ -17,7 +17,7 @@ def plot_history(history: dict[str, list[float]], path: Path, title: str = "") -
 
     metrics = [k for k in history if not k.startswith("val_") and k != "learning_rate"]
     fig, axes = plt.subplots(1, max(1, len(metrics)), figsize=(5 * max(1, len(metrics)), 4), squeeze=False)
-    for ax, metric in zip(axes[0], metrics):
+    for ax, metric in zip(axes[0], metrics, strict=False):
         epochs = range(1, len(history[metric]) + 1)
         ax.plot(epochs, history[metric], label=f"train {metric}")
         if f"val_{metric}" in history:

@@ -67,9 +67,9 @@ def predict_cmd(ctx: click.Context, name: str, inputs: tuple[str, ...], override
     entry = cat.resolve(name, overrides)
     outputs = runner.predict(entry, cat.registry, list(inputs), quiet_tf=not verbose(ctx))
     if as_json:
-        click.echo(json.dumps([{"input": i, "output": o} for i, o in zip(inputs, outputs)], indent=2))
+        click.echo(json.dumps([{"input": i, "output": o} for i, o in zip(inputs, outputs, strict=True)], indent=2))
         return
-    for item, output in zip(inputs, outputs):
+    for item, output in zip(inputs, outputs, strict=True):
         values = output if isinstance(output, list) else [output]
         shown = ", ".join(f"{v:.4f}" for v in values) if len(values) <= 10 else f"{len(values)} values"
         click.echo(f"{item}\t{shown}")
