@@ -27,7 +27,7 @@ import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from zoo import settings
 from zoo.errors import DataError
@@ -69,7 +69,7 @@ class LabelledSplit(tuple):
 
     class_names: list[str] | None
 
-    def __new__(cls, x: Any, y: Any, class_names: Sequence[str] | None = None) -> "LabelledSplit":
+    def __new__(cls, x: Any, y: Any, class_names: Sequence[str] | None = None) -> Self:
         self = super().__new__(cls, (x, y))
         self.class_names = list(class_names) if class_names is not None else None
         return self
@@ -213,7 +213,7 @@ def download(spec: RemoteFile, key: str) -> Path:
             hash_algorithm="md5" if spec.md5 else "auto",
             cache_dir=str(cache_root()), cache_subdir=key,
         )
-    except Exception as exc:  # network errors come in many types (URLError, HTTPError, ValueError)
+    except Exception as exc:  # noqa: BLE001  network errors come in many types (URLError, HTTPError, ValueError)
         raise DataError(f"downloading {spec.origin} failed: {exc}") from None
     return Path(path)
 

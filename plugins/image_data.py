@@ -17,22 +17,30 @@ import hashlib
 import math
 import os
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
+
+from zoo_plugins.data_sources import (
+    cache_root,
+    describe_places,
+    human_bytes,
+    safe_extract,
+    search_path,
+    three_ways,
+)
 
 import zoo
-from zoo.errors import DataError
-from zoo_plugins.data_sources import (
-    cache_root, describe_places, human_bytes, safe_extract, search_path, three_ways,
-)
 from zoo import settings
+from zoo.errors import DataError
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".gif", ".bmp")
 COLOR_MODES = {"rgb": 3, "grayscale": 1, "rgba": 4}
 LABEL_MODES = ("int", "categorical", "binary")
 TRAIN_DIRS = ("train", "training")
 VALIDATION_DIRS = ("validation", "valid", "val", "test")
+ORIGIN_FILE = "ZOO-COPIED-FROM.txt"
 
 
 # -- checking files (TF-free) -------------------------------------------------------------------
@@ -219,7 +227,7 @@ def download_layout(name: str, layout: ImageLayout) -> Path:
         try:
             path = Path(keras.utils.get_file(fname=fname, origin=archive.url,
                                              cache_dir=str(cache_root()), cache_subdir=f"{layout.key}/downloads"))
-        except Exception as exc:  # URLError, HTTPError, ValueError...
+        except Exception as exc:  # noqa: BLE001  URLError, HTTPError, ValueError...
             raise DataError(f"downloading {archive.url} failed: {exc}") from None
         staging = downloads / f"{fname}.extracted"
         if not staging.is_dir():
@@ -386,8 +394,8 @@ def load_folders(name: str, train_dir: Path, validation_dir: Path | None, *, ima
     if validation_split:
         # A seeded permutation of the file list: the same images are held out on every run.
         order = np.random.default_rng(seed).permutation(len(files))
-        cut = len(files) - int(round(len(files) * validation_split))
-        pick = lambda idx: ([files[i] for i in idx], [labels[i] for i in idx])  # noqa: E731
+        cut = len(files) - round(len(files) * validation_split)
+        pick = lambda idx: ([files[i] for i in idx], [labels[i] for i in idx])
         (files, labels), validation = pick(order[:cut]), pick(order[cut:])
     elif "validation" in scans:
         validation = scans["validation"].files, scans["validation"].labels
@@ -400,14 +408,25 @@ def load_folders(name: str, train_dir: Path, validation_dir: Path | None, *, ima
     return splits
 
 
-def load_image_folder(data_dir: str | None = None, validation_dir: str | None = None, **params: Any) -> dict[str, Any]:
+def load_image_folder(data_dir: str | None = None, validation_dir: str | None = None, *,
+                      _name: str = "image_folder", **params: Any) -> dict[str, Any]:
     """Any folder of class folders (``--set dataset.data_dir=PATH``), or a root with ``train/``
     and ``validation/`` (or ``test/``) folders of class folders."""
     if not data_dir:
-        raise DataError("dataset 'image_folder' needs data_dir: --set dataset.data_dir=PATH "
+        raise DataError(f"dataset {_name!r} needs data_dir: --set dataset.data_dir=PATH "
                         "(a folder of class folders, or one with train/ and validation/)")
+    binary = params.get("label_mode", "int") == "binary"
+    if binary != (_name == "image_folder_binary"):
+        raise DataError(f"dataset {_name!r}: label_mode {params.get('label_mode')!r} does not fit its task; "
+                        + ("use image_folder_binary for 0/1 labels" if binary else "use 'binary'"))
     train, validation = _resolve_dirs(Path(data_dir).expanduser(), validation_dir)
-    return load_folders("image_folder", train, validation, **params)
+    return load_folders(_name, train, validation, **params)
+
+
+def load_image_folder_binary(data_dir: str | None = None, validation_dir: str | None = None,
+                             **params: Any) -> dict[str, Any]:
+    """Two class folders, labels 0/1 (sorted folder names) for a one-unit sigmoid head."""
+    return load_image_folder(data_dir, validation_dir, _name="image_folder_binary", **params)
 
 
 def _num_folder_classes(data_dir: str | None = None, label_mode: str = "int", **_: Any) -> int:
@@ -461,7 +480,10 @@ def named_locate(name: str, layout: ImageLayout) -> Callable[..., dict[str, Any]
             root, label, _ = find_image_root(layout, data_dir)
         except FileNotFoundError:
             return None
-        return {"path": str(root), "origin": label, "bytes": _folder_bytes(root)}
+        origin = label
+        if (root / ORIGIN_FILE).is_file():
+            origin += f" (copy of {(root / ORIGIN_FILE).read_text(encoding='utf-8').strip()})"
+        return {"path": str(root), "origin": origin, "bytes": _folder_bytes(root)}
 
     return locate
 
@@ -488,6 +510,10 @@ def named_fetch(name: str, layout: ImageLayout) -> Callable[..., dict[str, Any]]
                     if len(parts) == 2 and parts[0] in names:
                         lines.append(f"{digest}  ./{names[parts[0]]}/{parts[1]}")
                 (tmp / "SHA256SUMS").write_text("\n".join(lines) + "\n", encoding="utf-8")
+            if (root / "SOURCE.txt").is_file():
+                shutil.copyfile(root / "SOURCE.txt", tmp / "SOURCE.txt")
+            # Remember which copy this was (a derived 100x100 grey one, say) for `zoo data list`.
+            (tmp / ORIGIN_FILE).write_text(f"{root}\n", encoding="utf-8")
             shutil.rmtree(target, ignore_errors=True)
             os.replace(tmp, target)
             origin = f"copied from {label} {root}"
@@ -528,7 +554,7 @@ def register_datasets(register):
     )
     binary_params = {**folder_params, "label_mode": "binary"}
     register(
-        "image_folder_binary", load_image_folder, task="binary",
+        "image_folder_binary", load_image_folder_binary, task="binary",
         input_shape=_image_shape, num_classes=1,
         description="Your own two-class images (a folder with two class folders), labels 0/1 for a "
                     "sigmoid head.",
@@ -538,16 +564,16 @@ def register_datasets(register):
     )
     for name, layout, size, description, tags, source, licence in (
         ("horse_or_human", HORSE_OR_HUMAN, [300, 300],
-         "Horses or Humans: 1,027 train / 256 validation computer-generated images, 2 classes "
-         "(course 1, week 4); 300x300 RGB (a greyscale copy loads as RGB).",
+         ("Horses or Humans: 1,027 train / 256 validation computer-generated images, 2 classes "
+          "(course 1, week 4); 300x300 RGB (a greyscale copy loads as RGB)."),
          ("course1", "week4", "images", "binary"),
          "Laurence Moroney, https://laurencemoroney.com/datasets.html", "CC BY 2.0"),
         ("cats_vs_dogs", CATS_VS_DOGS, [150, 150],
-         "Cats vs dogs photos (course 2): the course's filtered 2,000/1,000 subset of Kaggle's "
-         "Dogs vs. Cats (Asirra), 150x150 RGB.",
+         ("Cats vs dogs photos (course 2): the course's filtered 2,000/1,000 subset of Kaggle's "
+          "Dogs vs. Cats (Asirra), 150x150 RGB."),
          ("course2", "images", "binary"),
-         "Kaggle Dogs vs. Cats (Microsoft Research Asirra); "
-         "https://storage.googleapis.com/mledu-datasets/cats_and_dogs_filtered.zip",
+         ("Kaggle Dogs vs. Cats (Microsoft Research Asirra); "
+          "https://storage.googleapis.com/mledu-datasets/cats_and_dogs_filtered.zip"),
          "research and benchmarking use only (Asirra terms); do not redistribute"),
     ):
         params = {**binary_params, "image_size": size}
@@ -559,6 +585,12 @@ def register_datasets(register):
 
 
 __all__ = [
-    "check_image_file", "scan_folder", "image_dataset", "make_augment", "decode_file", "safe_extract",
-    "human_bytes", "load_image_folder",
+    "check_image_file",
+    "decode_file",
+    "human_bytes",
+    "image_dataset",
+    "load_image_folder",
+    "make_augment",
+    "safe_extract",
+    "scan_folder",
 ]

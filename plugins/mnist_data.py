@@ -10,9 +10,17 @@ from __future__ import annotations
 import warnings
 from typing import Any
 
+from zoo_plugins.data_sources import (
+    FileSet,
+    LabelledSplit,
+    RemoteFile,
+    fetch_files,
+    locate_files,
+    resolve_files,
+)
+
 import zoo
 from zoo.errors import DataError
-from zoo_plugins.data_sources import FileSet, LabelledSplit, RemoteFile, fetch_files, locate_files, resolve_files
 
 FASHION_ORIGIN = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/"  # Keras's own mirror
 # The MNIST mirror Google's tutorials use (yann.lecun.com, the original, now often refuses).
@@ -127,7 +135,7 @@ def load_idx_dataset(name: str, fileset: FileSet, class_names: list[str], *, dat
         validation = None
         if validation_split:
             order = np.random.default_rng(seed).permutation(len(x))
-            cut = len(x) - int(round(len(x) * validation_split))
+            cut = len(x) - round(len(x) * validation_split)
             validation = LabelledSplit(x[order[cut:]], y[order[cut:]], class_names)
             x, y = x[order[:cut]], y[order[:cut]]
         splits["train"] = LabelledSplit(x, y, class_names)

@@ -6,7 +6,6 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -28,7 +27,7 @@ def test_data_list_is_tensorflow_free(tmp_path):
         "print('IMPORTED', bad)\n"
     )
     env = {**os.environ, "ZOO_HOME": str(tmp_path), "ZOO_OFFLINE": "1"}
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60, check=False)
     assert "IMPORTED []" in out.stdout, out.stdout + out.stderr
     rows = json.loads(out.stdout.split("IMPORTED")[0])
     assert {r["name"] for r in rows} >= {"fashion_mnist", "mnist", "horse_or_human", "cats_vs_dogs", "image_folder"}
@@ -82,6 +81,12 @@ def test_fetch_then_show_fashion_mnist(shared_data, monkeypatch, zoo_env):
 
 def test_show_image_dataset_with_params(shared_data, monkeypatch):
     monkeypatch.setenv("ZOO_DATA_DIR", str(shared_data))
+    code, out, err = run("data", "fetch", "horse_or_human")
+    assert code == 0 and "copied from ZOO_DATA_DIR" in out, err
+    monkeypatch.delenv("ZOO_DATA_DIR")
+    code, out, _ = run("data", "list", "--format", "json")
+    row = next(r for r in json.loads(out) if r["name"] == "horse_or_human")
+    assert row["found_in"].startswith("cache (copy of ") and "horse-or-human-100gray" in row["found_in"]
     code, out, err = run("data", "show", "horse_or_human", "--set", "dataset.image_size=[100,100]",
                          "--set", "augment=true")
     assert code == 0, err
@@ -94,7 +99,7 @@ def test_fetch_offline_with_nothing_is_one_clear_error(monkeypatch, tmp_path):
     from zoo_plugins import data_sources
 
     monkeypatch.setattr(data_sources, "SYSTEM_DIRS", [tmp_path / "none"])
-    code, out, err = run("data", "fetch", "fashion_mnist")
+    code, _, err = run("data", "fetch", "fashion_mnist")
     assert code == 1
     assert err.startswith("zoo: error: dataset 'fashion_mnist':") and err.count("\n") == 1
     assert "ZOO_OFFLINE=1 forbids downloading" in err and "Traceback" not in err

@@ -13,11 +13,23 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from zoo_plugins import data_sources
+from zoo_plugins.data_sources import (
+    FileSet,
+    RemoteFile,
+    fetch_files,
+    find_files,
+    resolve_files,
+)
+from zoo_plugins.mnist_data import (
+    FASHION_MNIST,
+    MNIST,
+    load_fashion_mnist,
+    load_mnist,
+    parse_idx,
+)
 
 from zoo.errors import DataError
-from zoo_plugins import data_sources
-from zoo_plugins.data_sources import FileSet, RemoteFile, fetch_files, find_files, resolve_files
-from zoo_plugins.mnist_data import FASHION_MNIST, MNIST, load_fashion_mnist, load_mnist, parse_idx
 
 
 def idx_bytes(array: np.ndarray) -> bytes:

@@ -10,13 +10,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-
-from zoo.errors import DataError
 from zoo_plugins import image_data
 from zoo_plugins.data_sources import cache_root, safe_extract
 from zoo_plugins.image_data import (
-    check_image_file, load_image_folder, make_augment, scan_folder,
+    check_image_file,
+    load_image_folder,
+    load_image_folder_binary,
+    make_augment,
+    scan_folder,
 )
+
+from zoo.errors import DataError
 
 
 def save(path: Path, value: int, mode: str = "L", size: tuple[int, int] = (12, 10), fmt: str = "PNG") -> Path:
@@ -84,8 +88,8 @@ def test_loader_splits_labels_and_grey_to_rgb(folder):
 
 
 def test_label_modes_and_greyscale(folder):
-    binary = load_image_folder(data_dir=str(folder / "train"), image_size=[6, 6], label_mode="binary",
-                               color_mode="grayscale")
+    binary = load_image_folder_binary(data_dir=str(folder / "train"), image_size=[6, 6], label_mode="binary",
+                                      color_mode="grayscale")
     x, y = next(binary["train"].as_numpy_iterator())
     assert x.shape == (6, 6, 1) and y.shape == (1,) and y.dtype == np.float32
     categorical = load_image_folder(data_dir=str(folder / "train"), image_size=[6, 6], label_mode="categorical")
@@ -94,6 +98,8 @@ def test_label_modes_and_greyscale(folder):
     assert "validation" not in binary
     with pytest.raises(DataError, match="label_mode"):
         load_image_folder(data_dir=str(folder), label_mode="sparse")
+    with pytest.raises(DataError, match="use image_folder_binary"):
+        load_image_folder(data_dir=str(folder), label_mode="binary")
 
 
 def test_validation_split_is_seeded_and_disjoint(folder):
@@ -198,7 +204,7 @@ def test_altered_file_in_a_manifested_copy_is_reported(shared_data, tmp_path, mo
 
     copy = tmp_path / "data" / "horse-or-human"
     shutil.copytree(shared_data / "horse-or-human-100gray", copy)
-    victim = copy / "validation" / "humans" / sorted(p.name for p in (copy / "validation" / "humans").iterdir())[0]
+    victim = copy / "validation" / "humans" / min(p.name for p in (copy / "validation" / "humans").iterdir())
     victim.chmod(0o644)
     victim.write_bytes(victim.read_bytes()[:-1] + b"\x00")
     monkeypatch.setenv("ZOO_DATA_DIR", str(tmp_path / "data"))

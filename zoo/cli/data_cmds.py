@@ -92,7 +92,7 @@ def _describe_split(split: Any) -> dict[str, Any]:
     if isinstance(split, (tuple, list)):
         x, y = split
         labels = np.asarray(y)
-        info = {"examples": int(len(x)), "x_shape": list(x.shape[1:]), "x_dtype": str(x.dtype),
+        info = {"examples": len(x), "x_shape": list(x.shape[1:]), "x_dtype": str(x.dtype),
                 "y_shape": list(labels.shape[1:]), "y_dtype": str(labels.dtype)}
         names = getattr(split, "class_names", None)
     else:
