@@ -23,6 +23,9 @@ COMMANDS: dict[str, str] = {
     "train": "zoo.cli.model_cmds:train_cmd",
     "evaluate": "zoo.cli.model_cmds:evaluate_cmd",
     "predict": "zoo.cli.model_cmds:predict_cmd",
+    "bench": "zoo.cli.bench_cmds:bench_cmd",
+    "runs": "zoo.cli.bench_cmds:runs_cmd",
+    "compare": "zoo.cli.bench_cmds:compare_cmd",
 }
 
 
