@@ -151,6 +151,8 @@ def _num(value: Any, digits: int = 3) -> str:
         return str(value)
     if isinstance(value, int):
         return f"{value:,}"
+    if abs(value) >= 1e7:
+        return f"{value:.{digits}g}"
     if abs(value) >= 10 ** digits:
         return f"{value:,.0f}"
     return f"{value:.{digits}g}"
