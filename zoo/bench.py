@@ -255,6 +255,18 @@ def _model_keeper() -> Any:
     return _Keeper()
 
 
+def _input_shape(model: Any) -> tuple[Any, ...] | None:
+    """A model's input shape without the batch axis (None when it has no symbolic inputs)."""
+    try:
+        return tuple(model.inputs[0].shape[1:])
+    except (AttributeError, IndexError, TypeError, ValueError):
+        return None
+
+
+def _shape_fits(takes: Sequence[Any], shape: Sequence[int]) -> bool:
+    return len(takes) == len(shape) and all(t is None or int(t) == int(s) for t, s in zip(takes, shape, strict=True))
+
+
 def _finite(value: Any) -> bool:
     return isinstance(value, (int, float)) and math.isfinite(value)
 
@@ -316,8 +328,18 @@ def measure(entry: Any, registry: Any, *, strategy: str = "default", repeat: int
         row["status"] = "failed"
         row["error"] = f"loss became {losses[bad]} in epoch {bad + 1}; training stopped (learning rate too high?)"
     model = keeper.model_ref
+    row.update(inference_samples_per_second=None, flops_per_sample=None, gflops_per_second=None)
+    takes = _input_shape(model)
+    if takes is not None and not _shape_fits(takes, entry.input_shape):
+        # e.g. a feature-cache recipe fitted only the head on cached features: the model that
+        # ran fit() does not take the entry's inputs, so it is not the one to time.
+        row["inference_note"] = f"not measured: the fitted model takes {takes}, not the entry's {tuple(entry.input_shape)}"
+        model = None
     if model is not None and row["status"] == "ok":
-        row.update(inference_throughput(model, entry, registry))
+        try:
+            row.update(inference_throughput(model, entry, registry))
+        except (ZooError, ValueError, TypeError) as exc:  # a secondary figure: keep the row
+            row["inference_note"] = f"not measured: {type(exc).__name__}: {exc}"[:300]
         flops = forward_flops(model, entry.input_shape)
         # Training ≈ forward + backward ≈ 3× the forward pass (the usual rule of thumb).
         row["flops_per_sample"] = 3 * flops if flops else None
@@ -448,6 +470,8 @@ def run_worker(entry: str, options: BenchOptions, repeat: int = 0, overrides: Se
         env = {**os.environ, "PYTHONUNBUFFERED": "1", **options.env}
         if options.cpu_devices:
             env["ZOO_CPU_DEVICES"] = str(options.cpu_devices)
+        if options.strategy == "multiworker":
+            env["ZOO_MULTIWORKER"] = "1"  # the strategy must exist before TF initialises devices
         start = time.perf_counter()
         proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env,
                                 text=True, errors="replace", bufsize=1)
