@@ -306,8 +306,10 @@ def make_strategy(name: str | None) -> Any:
         return tf.distribute.get_strategy()
     if name == "mirrored":
         return tf.distribute.MirroredStrategy()
-    if name == "multiworker":
-        return tf.distribute.MultiWorkerMirroredStrategy()
+    if name == "multiworker":  # created once, at TensorFlow start-up (zoo.tfruntime)
+        from zoo.tfruntime import multiworker_strategy
+
+        return multiworker_strategy()
     raise IncompatibleError(f"unknown strategy {name!r}; use default, mirrored or multiworker")
 
 

@@ -65,6 +65,11 @@ def import_tensorflow(
             tf.config.threading.set_intra_op_parallelism_threads(int(intra_op_threads))
         if inter_op_threads is not None:
             tf.config.threading.set_inter_op_parallelism_threads(int(inter_op_threads))
+        _split_cpu(tf)
+        if os.environ.get("ZOO_MULTIWORKER", "").strip().lower() in ("1", "true", "yes", "on"):
+            # MultiWorkerMirroredStrategy configures collective ops, which TensorFlow accepts only
+            # before it initialises its devices; later instances in this process then work.
+            _STATE["multiworker"] = tf.distribute.MultiWorkerMirroredStrategy()
         tf.config.list_logical_devices()  # device init prints CUDA notices: keep them in here
     if not verbose:
         import logging
@@ -73,6 +78,40 @@ def import_tensorflow(
     _STATE["tf"] = tf
     _STATE["threads"] = (intra_op_threads, inter_op_threads)
     return tf
+
+
+def _split_cpu(tf: Any) -> None:
+    """``ZOO_CPU_DEVICES=N`` splits the host CPU into N logical devices, so that
+    ``MirroredStrategy`` can run N replicas on a machine without GPUs (tests, benchmarks of the
+    distribution overhead). Must happen before TensorFlow initialises its devices."""
+    value = os.environ.get("ZOO_CPU_DEVICES", "").strip()
+    if not value:
+        return
+    try:
+        count = int(value)
+    except ValueError:
+        raise ValueError(f"ZOO_CPU_DEVICES must be a whole number, not {value!r}") from None
+    cpus = tf.config.list_physical_devices("CPU")
+    if count > 1 and cpus:
+        tf.config.set_logical_device_configuration(cpus[0], [tf.config.LogicalDeviceConfiguration()] * count)
+
+
+def multiworker_strategy() -> Any:
+    """The process's ``MultiWorkerMirroredStrategy``: the one made at import when
+    ``ZOO_MULTIWORKER=1`` (TensorFlow accepts it only before device initialisation), else a
+    new one (which works only if TensorFlow has not initialised its devices yet)."""
+    tf = import_tensorflow()
+    if "multiworker" not in _STATE:
+        try:
+            _STATE["multiworker"] = tf.distribute.MultiWorkerMirroredStrategy()
+        except RuntimeError as exc:
+            from zoo.errors import IncompatibleError
+
+            raise IncompatibleError(
+                f"multiworker strategy: {exc}; set ZOO_MULTIWORKER=1 (zoo bench --strategy multiworker does) "
+                "so that it is created when TensorFlow starts"
+            ) from None
+    return _STATE["multiworker"]
 
 
 def thread_settings() -> dict[str, int]:

@@ -24,6 +24,9 @@ COMMANDS: dict[str, str] = {
     "evaluate": "zoo.cli.model_cmds:evaluate_cmd",
     "predict": "zoo.cli.model_cmds:predict_cmd",
     "data": "zoo.cli.data_cmds:data_group",
+    "bench": "zoo.cli.bench_cmds:bench_cmd",
+    "runs": "zoo.cli.bench_cmds:runs_cmd",
+    "compare": "zoo.cli.bench_cmds:compare_cmd",
 }
 
 
