@@ -79,7 +79,7 @@ def register_plugin(
             pm.unregister(plugin)
             raise pluggy.PluginValidationError(plugin, "; ".join(problems))
     except (pluggy.PluginValidationError, ValueError) as exc:
-        message = exc.message if isinstance(exc, pluggy.PluginValidationError) else str(exc)
+        message = str(exc)
         record.status, record.error = "failed", f"invalid plugin: {message}"
         if strict:
             raise PluginError(f"plugin {record.name!r} ({record.module}): {record.error}") from exc

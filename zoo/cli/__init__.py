@@ -23,6 +23,7 @@ COMMANDS: dict[str, str] = {
     "train": "zoo.cli.model_cmds:train_cmd",
     "evaluate": "zoo.cli.model_cmds:evaluate_cmd",
     "predict": "zoo.cli.model_cmds:predict_cmd",
+    "new-plugin": "zoo.cli.plugin_cmds:new_plugin_cmd",
 }
 
 
