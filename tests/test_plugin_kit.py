@@ -338,3 +338,26 @@ def test_kit_modules_stay_free_of_tensorflow():
 def test_zoo_testing_is_registered_as_a_pytest_plugin(pytestconfig):
     assert pytestconfig.pluginmanager.has_plugin("zoo")
     assert pytestconfig.pluginmanager.get_plugin("zoo") is sys.modules["zoo.testing"]
+
+
+def test_a_module_checks_in_place_of_its_installed_copy():
+    """Checking an edited module under an installed plugin's name replaces the installed one."""
+    import zoo_plugins.basics
+
+    report = check_plugin(zoo_plugins.basics, name="basics")
+    assert report.ok, report
+    assert "basics:dataset:linear" in report.checked
+
+
+def test_hook_with_wrong_argument_is_one_line():
+    module = types.ModuleType("argbad")
+
+    @zoo.hookimpl
+    def register_datasets(reg):
+        pass
+
+    module.register_datasets = register_datasets
+    (message,) = problems_of(check_plugin(module))
+    assert "\n" not in message
+    assert message.startswith("plugin 'argbad': failed to load (argbad): invalid plugin: Plugin 'argbad' for hook 'register_datasets'")
+    assert "Argument(s) {'reg'} are declared in the hookimpl but can not be found in the hookspec" in message

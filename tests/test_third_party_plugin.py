@@ -260,6 +260,7 @@ def test_disabled_plugins_are_skipped_not_failed(broken_site: Path):
     assert records["bad-import"]["error"] is None
 
 
+@pytest.mark.slow
 def test_contract_helpers_name_the_broken_installed_plugins(broken_site: Path):
     """zoo.testing, run against the installed broken plugins by their entry-point names."""
     code = textwrap.dedent("""\

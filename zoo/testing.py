@@ -190,24 +190,27 @@ def _load(plugin: str | object, name: str | None) -> tuple[str, Registry, Any, A
     so that a broken plugin is reported rather than raised."""
     from zoo import settings
     from zoo.catalogue import Catalogue
-    from zoo.plugins import load_plugins
+    from zoo.plugins import PluginRecord, load_plugins, register_plugin
 
     disabled = set(settings.disabled_plugins())
-    extra: list[tuple[str, object]] = []
     if isinstance(plugin, str):
         plugin_name = plugin
+        disabled.discard(plugin_name)  # checking a plugin overrides ZOO_DISABLE_PLUGINS for it
+        pm, records = load_plugins(strict=False, disabled=disabled)
     else:
         plugin_name = name or getattr(plugin, "__name__", type(plugin).__name__).rpartition(".")[2]
-        extra.append((plugin_name, plugin))
-        # The same module installed under an entry point would be registered twice.
+        # The installed copy of the same plugin (same name or module) would clash with it.
         import importlib.metadata as metadata
 
         module = getattr(plugin, "__name__", None)
         for ep in metadata.entry_points(group="zoo"):
             if ep.name == plugin_name or ep.value.split(":")[0] == module:
                 disabled.add(ep.name)
-    disabled.discard(plugin_name)  # checking a plugin overrides ZOO_DISABLE_PLUGINS for it
-    pm, records = load_plugins(extra=extra, strict=False, disabled=disabled)
+        pm, records = load_plugins(strict=False, disabled=disabled)
+        records = [r for r in records if r.name != plugin_name]
+        record = PluginRecord(name=plugin_name, module=module or repr(plugin))
+        register_plugin(pm, plugin, record, strict=False)
+        records = sorted([*records, record], key=lambda r: r.name)
     registry = collect(pm, records, strict=False)
     # A user's own catalogue (ZOO_REGISTRY) must not change what the plugin ships.
     saved = os.environ.pop("ZOO_REGISTRY", None)
