@@ -79,7 +79,7 @@ def register_plugin(
             pm.unregister(plugin)
             raise pluggy.PluginValidationError(plugin, "; ".join(problems))
     except (pluggy.PluginValidationError, ValueError) as exc:
-        message = str(exc)
+        message = " ".join(str(exc).split())  # pluggy's message spans lines; a record holds one
         record.status, record.error = "failed", f"invalid plugin: {message}"
         if strict:
             raise PluginError(f"plugin {record.name!r} ({record.module}): {record.error}") from exc

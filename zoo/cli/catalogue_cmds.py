@@ -97,7 +97,7 @@ def plugins_cmd(ctx: click.Context, fmt: str, requirements: bool) -> None:
         seen = sorted({(r["distribution"], r["version"]) for r in records
                        if not r["first_party"] and r["distribution"] and r["distribution"] != "zoo-models"})
         for dist, version in seen:
-            click.echo(f"{dist}=={version}")
+            click.echo(requirement_line(dist, version))
         return
     for problem in cat.problems:
         click.echo(f"zoo: warning: {problem}", err=True)
@@ -114,3 +114,25 @@ def plugins_cmd(ctx: click.Context, fmt: str, requirements: bool) -> None:
             "registered / error": r["error"] if r["status"] == "failed" else registered or "-",
         })
     emit(rows, ["plugin", "distribution", "status", "registered / error"], fmt)
+
+
+def requirement_line(dist: str, version: str | None) -> str:
+    """A pip requirement that reinstalls ``dist`` as installed: ``-e URL`` for an editable
+    install, ``NAME @ URL`` for one from a folder, archive or VCS (PEP 610 ``direct_url.json``,
+    as ``pip freeze`` does), else ``NAME==VERSION`` from an index."""
+    import importlib.metadata as metadata
+
+    try:
+        text = metadata.distribution(dist).read_text("direct_url.json")
+        info = json.loads(text) if text else None
+    except (metadata.PackageNotFoundError, ValueError):
+        info = None
+    if info and info.get("url"):
+        url = info["url"]
+        if info.get("dir_info", {}).get("editable"):
+            return f"-e {url}"
+        vcs = info.get("vcs_info")
+        if vcs:
+            return f"{dist} @ {vcs['vcs']}+{url}@{vcs.get('commit_id', '')}".rstrip("@")
+        return f"{dist} @ {url}"
+    return f"{dist}=={version}" if version else dist
