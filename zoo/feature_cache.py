@@ -198,8 +198,8 @@ def cached_features(base: Any, entry: Entry, registry: Registry, split_name: str
     return data, path, False
 
 
-def prepare(model: Any, entry: Entry, registry: Registry, splits: dict[str, Any], augment: Any,
-            verbose: bool = True) -> tuple[Any, dict[str, Any], dict[str, Any]] | None:
+def prepare(model: Any, entry: Entry, registry: Registry, splits: dict[str, Any],
+            augment: Any) -> tuple[Any, dict[str, Any], dict[str, Any]] | None:
     """For ``recipe.feature_cache``: ``(head, batched cached datasets, info)`` to train the head
     on, or ``None`` (with a note) when augmentation turns the cache off."""
     from zoo.runner import compile_model, pipeline
@@ -222,9 +222,8 @@ def prepare(model: Any, entry: Entry, registry: Registry, splits: dict[str, Any]
     for name, raw in splits.items():
         (features, labels), path, hit = cached_features(base, entry, registry, name, raw, digest)
         info["files"][name], info["hits"][name] = str(path), hit
-        if verbose:
-            print(f"zoo: feature cache {'hit' if hit else 'stored'} for {name}: {features.shape[0]} examples "
-                  f"→ {path}", file=sys.stderr)
+        print(f"zoo: feature cache {'hit' if hit else 'stored'} for {name}: {features.shape[0]} examples "
+              f"→ {path}", file=sys.stderr)
         datasets[name] = pipeline((features, labels), recipe.batch_size, training=(name == "train"), seed=recipe.seed,
                                   cache=recipe.cache, shuffle_buffer=recipe.shuffle_buffer)
     # Created under the same tf.distribute strategy as the model's variables.

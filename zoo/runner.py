@@ -349,7 +349,7 @@ def train(entry: Entry, registry: Registry, *, save: bool = True, verbose: int |
     if recipe.feature_cache:  # frozen base: train the head on cached base features (zoo/feature_cache.py)
         from zoo import feature_cache
 
-        cached = feature_cache.prepare(model, entry, registry, splits, augment, verbose=verbose != 0)
+        cached = feature_cache.prepare(model, entry, registry, splits, augment)
         if cached is not None:
             fit_model, fit_datasets, _ = cached
     history = fit_model.fit(
