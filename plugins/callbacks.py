@@ -77,6 +77,11 @@ def tensorboard(run_dir: str | None = None, log_dir: str | None = None, histogra
                 update_freq: str = "epoch", write_graph: bool = False) -> Any:
     """``keras.callbacks.TensorBoard`` logging into this run's folder (``ZOO_HOME/runs/ENTRY-…``),
     so ``tensorboard --logdir ZOO_HOME/runs`` shows one run per folder."""
+    import importlib.util
+
+    if importlib.util.find_spec("tensorboard") is None:
+        # TF's summary ops need the tensorboard package; fail before training, not at epoch end.
+        raise ValueError("the tensorboard package is not installed (pip install 'zoo-models[tensorboard]')")
     import keras
 
     folder = log_dir or run_dir
