@@ -128,16 +128,22 @@ def cache_key(base_digest: str, entry: Entry, registry: Registry, split: str) ->
     return key, facts
 
 
-def extract(base: Any, dataset: Any, path: Path, facts: dict[str, Any]) -> None:
-    """Run ``base`` over a batched ``(x, y)`` dataset once and write ``features``/``labels`` to
-    the HDF5 file ``path`` (written aside, then renamed: a crash never leaves half a cache)."""
-    import h5py
-    import numpy as np
+def base_forward(base: Any) -> Any:
+    """``base(x, training=False)`` as one ``tf.function`` traced once for any batch size (a
+    trace of InceptionV3 takes seconds; a last, smaller batch must not trigger another)."""
     import tensorflow as tf
 
-    @tf.function(reduce_retracing=True)
-    def forward(x: Any) -> Any:
-        return base(x, training=False)
+    spec = tf.TensorSpec((None, *base.inputs[0].shape[1:]), base.inputs[0].dtype)
+    traced = tf.function(lambda x: base(x, training=False), input_signature=[spec])
+    return lambda x: traced(tf.cast(x, spec.dtype))
+
+
+def extract(forward: Any, dataset: Any, path: Path, facts: dict[str, Any]) -> None:
+    """Run ``forward`` (the base) over a batched ``(x, y)`` dataset once and write
+    ``features``/``labels`` to the HDF5 file ``path`` (written aside, then renamed: a crash
+    never leaves half a cache)."""
+    import h5py
+    import numpy as np
 
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
@@ -177,7 +183,7 @@ def read(path: Path) -> tuple[Any, Any] | None:
         return None
 
 
-def cached_features(base: Any, entry: Entry, registry: Registry, split_name: str, raw: Any,
+def cached_features(forward: Any, entry: Entry, registry: Registry, split_name: str, raw: Any,
                     base_digest: str) -> tuple[tuple[Any, Any], Path, bool]:
     """One split's ``(features, labels)``: read from the cache, or computed and stored first.
     Returns them, the file, and whether it was a hit."""
@@ -191,7 +197,7 @@ def cached_features(base: Any, entry: Entry, registry: Registry, split_name: str
             return data, path, True
         print(f"zoo: note: feature cache {path} is unreadable; recomputing it", file=sys.stderr)
     batched = pipeline(raw, entry.recipe.batch_size, training=False, seed=entry.recipe.seed, cache=False)
-    extract(base, batched, path, facts)
+    extract(forward, batched, path, facts)
     data = read(path)
     if data is None:
         raise IncompatibleError(f"feature cache {path} could not be read back after writing it")
@@ -217,10 +223,11 @@ def prepare(model: Any, entry: Entry, registry: Registry, splits: dict[str, Any]
         return None
     base, head = parts
     digest = base_fingerprint(base)
+    forward = base_forward(base)
     recipe = entry.recipe
     datasets, info = {}, {"files": {}, "hits": {}}
     for name, raw in splits.items():
-        (features, labels), path, hit = cached_features(base, entry, registry, name, raw, digest)
+        (features, labels), path, hit = cached_features(forward, entry, registry, name, raw, digest)
         info["files"][name], info["hits"][name] = str(path), hit
         print(f"zoo: feature cache {'hit' if hit else 'stored'} for {name}: {features.shape[0]} examples "
               f"→ {path}", file=sys.stderr)
