@@ -347,18 +347,31 @@ def train(entry: Entry, registry: Registry, *, save: bool = True, verbose: int |
         for name, split in splits.items()
     }
     start = time.perf_counter()
-    history = model.fit(
-        datasets["train"],
-        validation_data=datasets.get("validation"),
+    fit_model, fit_datasets = model, datasets
+    if recipe.feature_cache:  # frozen base: train the head on cached base features (zoo/feature_cache.py)
+        from zoo import feature_cache
+
+        cached = feature_cache.prepare(model, entry, registry, splits, augment)
+        if cached is not None:
+            fit_model, fit_datasets, _ = cached
+    history = fit_model.fit(
+        fit_datasets["train"],
+        validation_data=fit_datasets.get("validation"),
         epochs=recipe.epochs,
         steps_per_epoch=recipe.steps_per_epoch,
         callbacks=callbacks,
         verbose=verbose,
         shuffle=False,  # the tf.data pipeline shuffles (Keras warns otherwise)
     )
-    train_seconds = time.perf_counter() - start
     history_data = {k: [float(v) for v in vs] for k, vs in history.history.items()}
-    metrics = _evaluate(model, datasets)
+    fine_tune_plan = getattr(model, "zoo_fine_tune", None)
+    if fine_tune_plan is not None:  # second phase on raw inputs, top of the base unfrozen
+        from zoo import feature_cache
+
+        history_data = feature_cache.fine_tune(model, entry, fine_tune_plan, datasets, callbacks, history_data, verbose)
+        fit_model, fit_datasets = model, datasets
+    train_seconds = time.perf_counter() - start
+    metrics = _evaluate(fit_model, fit_datasets)
     saved = save_artifacts(model, entry, history_data, metrics) if save else None
     trainable = sum(int(w.numpy().size) for w in model.trainable_weights)
     return TrainResult(

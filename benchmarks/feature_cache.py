@@ -1,0 +1,155 @@
+"""Benchmark: training a frozen-base transfer model's head with and without the feature cache.
+
+For each repeat (interleaved, because these machines are noisy) it trains the same entry three
+ways and reports wall times and results:
+
+* ``cold``  — ``feature_cache = true`` with an empty cache: one base pass per split + head epochs;
+* ``warm``  — ``feature_cache = true`` again: the HDF5 cache is read, only the head trains;
+* ``full``  — ``feature_cache = false``: the full forward pass through the base every epoch.
+
+and checks that the three give the same validation loss curve (same seed, same head init).
+
+Usage (from the repository root)::
+
+    # on a folder of images with train/ and validation/ (or test/) class sub-folders:
+    python benchmarks/feature_cache.py --images ../shared/data/horse-or-human-100gray \
+        --image-size 100 --epochs 3 --repeats 3 --set architecture.weights=none
+
+    # on a registered dataset (once the dataset plugins are installed):
+    python benchmarks/feature_cache.py inception-transfer --set dataset.data_dir=PATH \
+        --set architecture.weights=PATH --epochs 5
+
+``--images`` registers a small ``bench-images`` dataset (``keras.utils.image_dataset_from_directory``,
+pixels scaled to [0, 1], binary labels) so that the benchmark runs before any dataset plugin.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import zoo
+
+
+def _image_shape(data_dir: str = "", image_size: Any = (150, 150), color_mode: str = "rgb", **_: Any) -> tuple[int, ...]:
+    return (int(image_size[0]), int(image_size[1]), 1 if color_mode == "grayscale" else 3)
+
+
+def load_images(data_dir: str = "", image_size: Any = (150, 150), color_mode: str = "rgb", limit: int = 0) -> dict[str, Any]:
+    """train / validation (or test) from class sub-folders, pixels in [0, 1], labels 0/1."""
+    import keras
+
+    root = Path(data_dir)
+    splits = {}
+    for name, folder in (("train", "train"), ("validation", "validation"), ("validation", "test")):
+        if name in splits or not (root / folder).is_dir():
+            continue
+        ds = keras.utils.image_dataset_from_directory(
+            root / folder, labels="inferred", label_mode="binary", color_mode=color_mode,
+            image_size=tuple(image_size), batch_size=None, shuffle=True, seed=0, verbose=False,
+        )
+        if limit:
+            ds = ds.take(int(limit))
+        splits[name] = ds.map(lambda x, y: (x / 255.0, y))
+    if "train" not in splits:
+        raise FileNotFoundError(f"{root} has no train/ folder")
+    return splits
+
+
+class BenchImages:
+    @staticmethod
+    @zoo.hookimpl
+    def register_datasets(register):
+        register("bench-images", load_images, task="binary", input_shape=_image_shape, num_classes=1,
+                 params={"data_dir": "", "image_size": [150, 150], "color_mode": "rgb", "limit": 0},
+                 description="A folder of class sub-folders (benchmark only).")
+
+
+def _catalogue(with_images: bool) -> Any:
+    from zoo.catalogue import Catalogue
+    from zoo.plugins import load_plugins
+    from zoo.registry import collect, get_registry
+
+    if not with_images:
+        return Catalogue(get_registry())
+    return Catalogue(collect(*load_plugins(extra=[("bench", BenchImages)])))
+
+
+def run_once(cat: Any, name: str, overrides: list[str], mode: str) -> dict[str, Any]:
+    import keras
+
+    from zoo import runner
+
+    keras.backend.clear_session()
+    entry = cat.resolve(name, [*overrides, f"feature_cache={'false' if mode == 'full' else 'true'}"])
+    result = runner.train(entry, cat.registry, verbose=0, save=False)
+    return {
+        "mode": mode,
+        "train_seconds": result.train_seconds,
+        "epoch_seconds": result.epoch_seconds,
+        "val_loss": result.history.get("val_loss", []),
+        "metrics": result.metrics,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("entry", nargs="?", default="inception-transfer")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    parser.add_argument("--images", help="a folder with train/ and validation/ (or test/) class sub-folders")
+    parser.add_argument("--image-size", type=int, default=150)
+    parser.add_argument("--limit", type=int, default=0, help="at most this many images per split (0: all)")
+    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--json", dest="json_out", help="also write the rows as JSON here")
+    args = parser.parse_args(argv)
+
+    home = Path(tempfile.mkdtemp(prefix="zoo-bench-cache-"))
+    os.environ["ZOO_HOME"] = str(home)  # a private cache, so "cold" really starts empty
+    overrides = [f"epochs={args.epochs}", *args.overrides]
+    if args.images:
+        overrides.insert(0, 'dataset={name = "bench-images", data_dir = "%s", image_size = [%d, %d], limit = %d}'
+                         % (Path(args.images).resolve(), args.image_size, args.image_size, args.limit))
+    cat = _catalogue(bool(args.images))
+    rows: list[dict[str, Any]] = []
+    try:
+        for repeat in range(args.repeats):
+            shutil.rmtree(home / "cache", ignore_errors=True)
+            for mode in ("cold", "warm", "full") if repeat % 2 == 0 else ("full", "cold", "warm"):
+                row = run_once(cat, args.entry, overrides, mode)
+                row["repeat"] = repeat
+                rows.append(row)
+                print(f"repeat {repeat} {mode:<5} train {row['train_seconds']:7.1f}s  "
+                      f"val_loss {[round(v, 4) for v in row['val_loss']]}", file=sys.stderr)
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+
+    def median(mode: str, key: str) -> float:
+        return statistics.median(r[key] for r in rows if r["mode"] == mode)
+
+    for row in rows:
+        row["median_epoch_seconds"] = statistics.median(row["epoch_seconds"])
+    full = median("full", "train_seconds")
+    print(f"\n{args.entry}, {args.epochs} epoch(s), {args.repeats} repeat(s), medians:")
+    print(f"{'mode':<6} {'train s':>9} {'epoch s':>9} {'speed-up':>9}")
+    for mode in ("full", "cold", "warm"):
+        total = median(mode, "train_seconds")
+        print(f"{mode:<6} {total:9.2f} {median(mode, 'median_epoch_seconds'):9.3f} {full / total:8.1f}x")
+    curves = {r["mode"]: r["val_loss"] for r in rows if r["repeat"] == 0}
+    if curves.get("full") and curves.get("warm"):
+        diff = max(abs(a - b) for a, b in zip(curves["full"], curves["warm"]))
+        print(f"max |val_loss(full) - val_loss(cached)| over epochs: {diff:.2e}")
+    if args.json_out:
+        Path(args.json_out).write_text(json.dumps(rows, indent=2, default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,91 @@
+"""Pieces shared by the first-party architecture plugins (not a plugin itself).
+
+The head follows the dataset's task, so one architecture plugs into any compatible dataset
+(the course's "binary vs multiclass" table): multiclass → ``Dense(num_classes, softmax)``,
+binary → ``Dense(1, sigmoid)``, regression → ``Dense(1)`` linear. Nothing here imports
+TensorFlow at module level.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+
+def output_layer(task: str, num_classes: int, name: str = "output") -> Any:
+    """The last layer for ``task``: the course's softmax / sigmoid / linear output."""
+    import keras
+
+    if task == "multiclass":
+        return keras.layers.Dense(int(num_classes), activation="softmax", name=name)
+    if task == "binary":
+        return keras.layers.Dense(1, activation="sigmoid", name=name)
+    if task == "regression":
+        return keras.layers.Dense(1, name=name)
+    raise ValueError(f"unknown task {task!r}")
+
+
+def as_list(value: Any, count: int, what: str) -> list[Any]:
+    """``value`` repeated ``count`` times, or ``value`` itself when it is a list of that length."""
+    if isinstance(value, (list, tuple)):
+        if len(value) != count:
+            raise ValueError(f"{what} lists {len(value)} values for {count} layer(s)")
+        return list(value)
+    return [value] * count
+
+
+def conv_output_size(size: int, blocks: int, kernel_size: int, pool_size: int) -> int:
+    """Spatial size after ``blocks`` × (valid ``kernel_size`` conv → ``pool_size`` max-pool)."""
+    for _ in range(blocks):
+        size = (size - kernel_size + 1) // pool_size
+    return size
+
+
+def check_conv_input(input_shape: tuple[int, ...], blocks: int, kernel_size: int, pool_size: int) -> str | None:
+    """A reason when ``input_shape`` is not an image big enough for ``blocks`` conv/pool blocks."""
+    if len(input_shape) != 3:
+        return f"needs images (height, width, channels), got shape {tuple(input_shape)}"
+    smallest = min(int(input_shape[0]), int(input_shape[1]))
+    if blocks < 1:
+        return "needs at least one conv block"
+    size = smallest
+    for block in range(1, blocks + 1):
+        size = (size - kernel_size + 1) // pool_size
+        if size < 1:
+            return (f"a {smallest}-pixel side is too small for {blocks} conv({kernel_size}) + "
+                    f"max-pool({pool_size}) blocks (nothing is left after block {block})")
+    return None
+
+
+def pick_filters(filters: Any, conv_blocks: int) -> list[int]:
+    """Per-block filter counts: an int for every block, or the first ``conv_blocks`` of a list."""
+    if isinstance(filters, (list, tuple)):
+        if len(filters) < conv_blocks:
+            raise ValueError(f"filters lists {len(filters)} values for {conv_blocks} conv blocks")
+        return [int(f) for f in filters[:conv_blocks]]
+    return [int(filters)] * conv_blocks
+
+
+def build_conv_stack(
+    input_shape: tuple[int, ...],
+    num_classes: int,
+    task: str,
+    *,
+    filters: list[int],
+    kernel_size: int,
+    pool_size: int,
+    dense_units: int,
+    dropout: float,
+    name: str,
+) -> Any:
+    """``len(filters)`` × (Conv2D(f, k, relu) → MaxPool(p)) → Flatten → Dense(relu) → [Dropout] → head."""
+    import keras
+
+    layers: list[Any] = [keras.Input(shape=tuple(input_shape), name="image")]
+    for i, count in enumerate(filters, start=1):
+        layers.append(keras.layers.Conv2D(int(count), int(kernel_size), activation="relu", name=f"conv{i}"))
+        layers.append(keras.layers.MaxPooling2D(int(pool_size), name=f"pool{i}"))
+    layers.append(keras.layers.Flatten(name="flatten"))
+    layers.append(keras.layers.Dense(int(dense_units), activation="relu", name="hidden"))
+    if dropout:
+        layers.append(keras.layers.Dropout(float(dropout), name="dropout"))
+    layers.append(output_layer(task, num_classes))
+    return keras.Sequential(layers, name=name)
