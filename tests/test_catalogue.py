@@ -77,7 +77,7 @@ def shipped(tmp_path: Path) -> Path:
 
 
 def make(shipped: Path | None, *user: Path) -> Catalogue:
-    pm, records = load_plugins(extra=[("parts", Parts(shipped))], disabled={"basics", "catalogue"})
+    pm, records = load_plugins(extra=[("parts", Parts(shipped))], entry_points=False)
     return Catalogue(collect(pm, records), user)
 
 
@@ -239,7 +239,7 @@ def test_the_same_entry_from_two_plugins_is_a_conflict(shipped, tmp_path):
         def register_entries(self, register):
             register("digits-mlp", architecture="mlp", dataset="digits")
 
-    pm, records = load_plugins(extra=[("parts", Parts(shipped)), ("again", Again())], disabled={"basics", "catalogue"})
+    pm, records = load_plugins(extra=[("parts", Parts(shipped)), ("again", Again())], entry_points=False)
     catalogue = Catalogue(collect(pm, records))
     with pytest.raises(CatalogueError, match="defined twice.*plugin again"):
         catalogue.resolve("digits-mlp")
@@ -261,7 +261,7 @@ def test_conflicting_part_is_reported_when_used(shipped):
         def register_architectures(self, register):
             register("mlp", no_build)
 
-    pm, records = load_plugins(extra=[("parts", Parts(shipped)), ("clash", Clash())], disabled={"basics", "catalogue"})
+    pm, records = load_plugins(extra=[("parts", Parts(shipped)), ("clash", Clash())], entry_points=False)
     with pytest.raises(ConflictError, match="'clash' and 'parts'"):
         Catalogue(collect(pm, records)).resolve("digits-mlp")
 

@@ -63,7 +63,7 @@ def test_plugins_table_and_json():
 
 
 @pytest.mark.parametrize("args, message", [
-    (["show", "hello-dens"], "unknown entry 'hello-dens'; did you mean 'hello-dense'?"),
+    (["show", "hello-dens"], "unknown entry 'hello-dens'; did you mean 'hello-dense'"),
     (["show", "hello-dense", "--set", "epoch=1"], "unknown key 'epoch'"),
     (["predict", "hello-dense", "10"], "has not been trained yet"),
 ])

@@ -91,8 +91,11 @@ def load_plugins(
     extra: list[tuple[str, object]] | None = None,
     strict: bool | None = None,
     disabled: set[str] | None = None,
+    entry_points: bool = True,
 ) -> tuple[pluggy.PluginManager, list[PluginRecord]]:
     """Load every ``zoo`` entry point (plus ``extra`` ``(name, object)`` pairs, for tests).
+
+    ``entry_points=False`` loads only ``extra``: a registry made of exactly the given plugins.
 
     Returns the plugin manager and one record per plugin, sorted by name. Never raises for a
     broken plugin unless ``strict`` (default: ``ZOO_STRICT_PLUGINS``).
@@ -102,7 +105,8 @@ def load_plugins(
     pm = new_plugin_manager()
     records: list[PluginRecord] = []
 
-    for ep in sorted(metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+    found = metadata.entry_points(group=ENTRY_POINT_GROUP) if entry_points else []
+    for ep in sorted(found, key=lambda e: e.name):
         dist = getattr(ep, "dist", None)
         same_name = [r for r in records if r.name == ep.name]
         if same_name:
