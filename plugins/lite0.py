@@ -273,7 +273,10 @@ def resolve_weights(weights: str | None) -> Path | None:
         raise MissingWeightsError(f"architecture {ARCHITECTURE!r}: weights file {path} not found "
                                   f"(use {IMAGENET!r}, 'none' or a path to a .pth/.weights.h5)")
     if path.suffix == ".pth":
-        return convert_pth(path, settings.cache_dir() / "weights" / (path.stem + ".weights.h5"))
+        try:
+            return convert_pth(path, settings.cache_dir() / "weights" / (path.stem + ".weights.h5"))
+        except ValueError as exc:  # LegacyPthError included: not a Lite0 checkpoint we can read
+            raise MissingWeightsError(f"architecture {ARCHITECTURE!r}: cannot use weights {path}: {exc}") from None
     if not path.name.endswith(".weights.h5"):
         raise MissingWeightsError(f"architecture {ARCHITECTURE!r}: weights {path} must end in .pth or .weights.h5")
     return path

@@ -133,6 +133,8 @@ def test_conversion_layout_on_a_synthetic_checkpoint(tmp_path: Path) -> None:
     torch_legacy.save(broken, tmp_path / "broken.pth")
     with pytest.raises(ValueError, match="missing.*_blocks.3._bn1.running_mean"):
         lite0.convert_pth(tmp_path / "broken.pth", tmp_path / "broken.weights.h5")
+    with pytest.raises(lite0.MissingWeightsError, match="cannot use weights .*broken.pth"):
+        lite0.build_efficientnet_lite0((64, 64, 3), 1, task="binary", weights=str(tmp_path / "broken.pth"))
 
 
 def test_saves_and_loads_in_keras_safe_mode(tmp_path: Path) -> None:
