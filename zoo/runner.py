@@ -371,7 +371,12 @@ def train(entry: Entry, registry: Registry, *, save: bool = True, verbose: int |
         history_data = feature_cache.fine_tune(model, entry, fine_tune_plan, datasets, callbacks, history_data, verbose)
         fit_model, fit_datasets = model, datasets
     train_seconds = time.perf_counter() - start
-    metrics = _evaluate(fit_model, fit_datasets)
+    eval_datasets = dict(fit_datasets)
+    if augment is not None and fit_datasets is datasets:
+        # Score the train split as it is, not through the augmenting training pipeline.
+        eval_datasets["train"] = pipeline(splits["train"], recipe.batch_size, training=False,
+                                          seed=recipe.seed, cache=False)
+    metrics = _evaluate(fit_model, eval_datasets)
     saved = save_artifacts(model, entry, history_data, metrics) if save else None
     trainable = sum(int(w.numpy().size) for w in model.trainable_weights)
     return TrainResult(
