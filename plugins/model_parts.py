@@ -11,15 +11,19 @@ from typing import Any
 
 
 def output_layer(task: str, num_classes: int, name: str = "output") -> Any:
-    """The last layer for ``task``: the course's softmax / sigmoid / linear output."""
+    """The last layer for ``task``: the course's softmax / sigmoid / linear output.
+
+    It computes in float32 whatever the mixed-precision policy, so the probabilities and the
+    loss keep full precision (Keras's advice for mixed precision).
+    """
     import keras
 
     if task == "multiclass":
-        return keras.layers.Dense(int(num_classes), activation="softmax", name=name)
+        return keras.layers.Dense(int(num_classes), activation="softmax", name=name, dtype="float32")
     if task == "binary":
-        return keras.layers.Dense(1, activation="sigmoid", name=name)
+        return keras.layers.Dense(1, activation="sigmoid", name=name, dtype="float32")
     if task == "regression":
-        return keras.layers.Dense(1, name=name)
+        return keras.layers.Dense(1, name=name, dtype="float32")
     raise ValueError(f"unknown task {task!r}")
 
 

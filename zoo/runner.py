@@ -151,7 +151,13 @@ def build_model(entry: Entry, registry: Registry) -> Any:
     return model
 
 
-def make_optimizer(entry: Entry) -> Any:
+def make_optimizer(entry: Entry, total_steps: int | None = None) -> Any:
+    """The recipe's optimizer, with its learning rate or schedule.
+
+    ``lr_schedule = { name = "cosine" | "exponential", ... }`` takes the Keras schedule's own
+    arguments; a cosine schedule without ``decay_steps`` decays over the whole run
+    (``total_steps``), so changing ``epochs`` or ``batch_size`` keeps its shape.
+    """
     import keras
 
     recipe = entry.recipe
@@ -160,11 +166,14 @@ def make_optimizer(entry: Entry) -> Any:
     if recipe.lr_schedule:
         schedule = dict(recipe.lr_schedule)
         kind = schedule.pop("name", "cosine")
+        schedule.setdefault("initial_learning_rate", recipe.learning_rate or 1e-3)
         if kind == "cosine":
-            schedule.setdefault("initial_learning_rate", recipe.learning_rate or 1e-3)
+            if "decay_steps" not in schedule:
+                if not total_steps:
+                    raise IncompatibleError(f"entry {entry.name!r}: lr_schedule needs decay_steps here")
+                schedule["decay_steps"] = int(total_steps) - int(schedule.get("warmup_steps", 0))
             learning_rate = keras.optimizers.schedules.CosineDecay(**schedule)
         elif kind == "exponential":
-            schedule.setdefault("initial_learning_rate", recipe.learning_rate or 1e-3)
             learning_rate = keras.optimizers.schedules.ExponentialDecay(**schedule)
         else:
             raise IncompatibleError(f"entry {entry.name!r}: unknown lr_schedule {kind!r}; use cosine or exponential")
@@ -173,14 +182,20 @@ def make_optimizer(entry: Entry) -> Any:
     try:
         optimizer = keras.optimizers.get(recipe.optimizer)
         return optimizer.__class__(**{**optimizer.get_config(), **config}) if config else optimizer
-    except ValueError as exc:
+    except (ValueError, TypeError) as exc:
         raise IncompatibleError(f"entry {entry.name!r}: optimizer {recipe.optimizer!r}: {exc}") from exc
 
 
-def compile_model(model: Any, entry: Entry) -> None:
+def total_steps(entry: Entry, train_examples: int) -> int:
+    """Optimizer steps in a whole run: epochs × batches per epoch."""
+    per_epoch = entry.recipe.steps_per_epoch or -(-train_examples // entry.recipe.batch_size)
+    return entry.recipe.epochs * per_epoch
+
+
+def compile_model(model: Any, entry: Entry, steps: int | None = None) -> None:
     recipe = entry.recipe
     model.compile(
-        optimizer=make_optimizer(entry),
+        optimizer=make_optimizer(entry, steps),
         loss=recipe.loss,
         metrics=list(recipe.metrics),
         jit_compile=recipe.jit_compile,
@@ -335,7 +350,7 @@ def train(entry: Entry, registry: Registry, *, save: bool = True, verbose: int |
 
     with make_strategy(strategy).scope():
         model = build_model(entry, registry)
-        compile_model(model, entry)
+        compile_model(model, entry, total_steps(entry, train_examples))
     run_dir = settings.runs_dir() / f"{entry.name}-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
     timer = EpochTimer(entry.target)
     callbacks = [timer, *make_callbacks(entry, registry, run_dir), *(extra_callbacks or [])]

@@ -1,0 +1,48 @@
+"""Target 1 — time to accuracy: `fashion-cnn-fast` against the course's own notebook code.
+
+The baseline is benchmarks/course_fashion_cnn.py (numpy arrays, batch 32, adam, 5 epochs): the
+time it needs to reach 0.91 test accuracy is taken as its 5 epochs' training wall time (when it
+reaches 0.91 at all). `fashion-cnn-fast` is the same architecture with zoo's best measured recipe
+(see its entry in registry.toml). Runs are interleaved, each in a fresh process, and the median
+ratio is reported. Goal: fast time ≤ 1/3 of the baseline's, with test accuracy ≥ 0.91.
+
+    python benchmarks/time_to_accuracy.py [--repeats 3]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+
+from _common import course_script, machine, median, zoo_bench
+
+TARGET_ACCURACY = 0.91
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--entry", default="fashion-cnn-fast")
+    args = parser.parse_args()
+    rows = []
+    for repeat in range(args.repeats):
+        base = course_script()
+        fast = zoo_bench(args.entry, f"seed={repeat}")
+        rows.append({
+            "baseline_seconds": base["train_seconds"], "baseline_test_accuracy": base["test_accuracy"],
+            "fast_seconds": fast["train_seconds"], "fast_test_accuracy": fast["metrics"]["test"]["accuracy"],
+            "fast_epochs": fast["epochs"], "ratio": fast["train_seconds"] / base["train_seconds"],
+        })
+        print(json.dumps(rows[-1]), flush=True)
+    ratio = median([r["ratio"] for r in rows])
+    accuracy = median([r["fast_test_accuracy"] for r in rows])
+    base_accuracy = median([r["baseline_test_accuracy"] for r in rows])
+    print(f"machine: {machine()}")
+    print(f"baseline (course script, 5 epochs, batch 32): median {median([r['baseline_seconds'] for r in rows]):.1f} s, "
+          f"test accuracy {base_accuracy:.4f}")
+    print(f"{args.entry}: median {median([r['fast_seconds'] for r in rows]):.1f} s, test accuracy {accuracy:.4f}")
+    print(f"median time ratio fast/baseline: {ratio:.3f} (goal <= 0.333, fast accuracy >= {TARGET_ACCURACY})")
+    print("target met" if ratio <= 1 / 3 and accuracy >= TARGET_ACCURACY else "TARGET MISSED")
+
+
+if __name__ == "__main__":
+    main()
