@@ -35,7 +35,7 @@ def run(entry_name: str, epochs: int, policy: str | None, limit: int | None = No
     import numpy as np
 
     from zoo.catalogue import load_catalogue
-    from zoo.runner import make_optimizer
+    from zoo.runner import make_optimizer, total_steps
 
     catalogue = load_catalogue()
     entry = catalogue.resolve(entry_name)
@@ -51,7 +51,9 @@ def run(entry_name: str, epochs: int, policy: str | None, limit: int | None = No
     arch = registry.architecture(entry.architecture.name)
     model = arch.builder(entry.input_shape, entry.num_classes, task=entry.task,
                          **{**arch.params, **entry.architecture.params})
-    model.compile(optimizer=make_optimizer(entry), loss=entry.recipe.loss, metrics=list(entry.recipe.metrics))
+    # The schedule spans the warm-up epoch plus the timed ones, as the recipe's epochs would.
+    entry.recipe.epochs = epochs + 1
+    model.compile(optimizer=make_optimizer(entry, total_steps(entry, len(x))), loss=entry.recipe.loss, metrics=list(entry.recipe.metrics))
     batch = entry.recipe.batch_size
     model.fit(x, y, batch_size=batch, epochs=1, verbose=0)  # warm-up: tracing and compilation
     times = []

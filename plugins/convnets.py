@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import zoo
-from zoo_plugins.model_parts import build_conv_stack, check_conv_input, pick_filters
+from zoo_plugins.model_parts import accepts_conv_blocks, build_conv_stack, pick_filters
 
 CONVNET_PARAMS: dict[str, Any] = {
     "filters": [16, 32, 64, 64, 64], "conv_blocks": 5, "kernel_size": 3, "pool_size": 2,
@@ -31,14 +31,6 @@ def build_convnet(input_shape: tuple[int, ...], num_classes: int, task: str = "b
     )
 
 
-def accepts_convnet(input_shape: tuple[int, ...], num_classes: int, task: str, *, filters: Any = (16, 32, 64, 64, 64),
-                    conv_blocks: int = 5, kernel_size: int = 3, pool_size: int = 2, **_: Any) -> str | None:
-    """Cheap check: e.g. five 3×3-conv/2-pool blocks need at least a 94-pixel side."""
-    if isinstance(filters, (list, tuple)) and len(filters) < int(conv_blocks):
-        return f"filters lists {len(filters)} values for {conv_blocks} conv blocks"
-    return check_conv_input(input_shape, int(conv_blocks), int(kernel_size), int(pool_size))
-
-
 @zoo.hookimpl
 def register_architectures(register):
     register(
@@ -49,5 +41,5 @@ def register_architectures(register):
         params=dict(CONVNET_PARAMS),
         tags=("course1", "course2", "cnn"),
         tasks=("binary", "multiclass"),
-        accepts=accepts_convnet,
+        accepts=accepts_conv_blocks,
     )

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 import zoo
-from zoo_plugins.model_parts import as_list, build_conv_stack, check_conv_input, output_layer, pick_filters
+from zoo_plugins.model_parts import accepts_conv_blocks, as_list, build_conv_stack, output_layer, pick_filters
 
 MLP_PARAMS: dict[str, Any] = {"units": 128, "hidden_layers": 1, "activation": "relu", "dropout": 0.0}
 CNN_PARAMS: dict[str, Any] = {
@@ -55,14 +55,6 @@ def accepts_mlp(input_shape: tuple[int, ...], num_classes: int, task: str, *, un
     return None
 
 
-def accepts_cnn(input_shape: tuple[int, ...], num_classes: int, task: str, *, filters: Any = 64,
-                conv_blocks: int = 2, kernel_size: int = 3, pool_size: int = 2, **_: Any) -> str | None:
-    """Cheap check: an image, big enough for the conv/pool blocks, with enough filter counts."""
-    if isinstance(filters, (list, tuple)) and len(filters) < int(conv_blocks):
-        return f"filters lists {len(filters)} values for {conv_blocks} conv blocks"
-    return check_conv_input(input_shape, int(conv_blocks), int(kernel_size), int(pool_size))
-
-
 @zoo.hookimpl
 def register_architectures(register):
     register(
@@ -80,5 +72,5 @@ def register_architectures(register):
         params=dict(CNN_PARAMS),
         tags=("course1", "cnn"),
         tasks=("binary", "multiclass"),
-        accepts=accepts_cnn,
+        accepts=accepts_conv_blocks,
     )

@@ -43,6 +43,15 @@ def conv_output_size(size: int, blocks: int, kernel_size: int, pool_size: int) -
     return size
 
 
+def accepts_conv_blocks(input_shape: tuple[int, ...], num_classes: int, task: str, *, filters: Any,
+                        conv_blocks: int, kernel_size: int, pool_size: int, **_: Any) -> str | None:
+    """The ``accepts`` check of a conv/pool-block architecture: an image big enough for its
+    blocks, and a filter count for each block (zoo passes every declared param)."""
+    if isinstance(filters, (list, tuple)) and len(filters) < int(conv_blocks):
+        return f"filters lists {len(filters)} values for {conv_blocks} conv blocks"
+    return check_conv_input(input_shape, int(conv_blocks), int(kernel_size), int(pool_size))
+
+
 def check_conv_input(input_shape: tuple[int, ...], blocks: int, kernel_size: int, pool_size: int) -> str | None:
     """A reason when ``input_shape`` is not an image big enough for ``blocks`` conv/pool blocks."""
     if len(input_shape) != 3:

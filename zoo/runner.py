@@ -18,7 +18,7 @@ from typing import Any, Callable
 from zoo import settings
 from zoo.errors import DataError, IncompatibleError, NotTrainedError, ZooError
 from zoo.registry import Registry, accepts_keyword
-from zoo.specs import Entry
+from zoo.specs import DatasetSpec, Entry
 
 MODEL_FILE = "model.keras"
 WEIGHTS_FILE = "model.weights.h5"
@@ -61,9 +61,13 @@ def setup(entry: Entry, verbose: bool = False) -> Any:
 
 # -- data ---------------------------------------------------------------------------------------
 def load_splits(entry: Entry, registry: Registry) -> dict[str, Any]:
-    """Call the dataset's loader and check that it returned usable splits."""
+    """Call the entry's dataset loader and check that it returned usable splits."""
     spec = registry.dataset(entry.dataset.name)
-    params = {**spec.params, **entry.dataset.params}
+    return call_loader(spec, {**spec.params, **entry.dataset.params})
+
+
+def call_loader(spec: DatasetSpec, params: dict[str, Any]) -> dict[str, Any]:
+    """``spec.loader(**params)``, its failures as one-line :class:`DataError`s, its result checked."""
     try:
         splits = spec.loader(**params)
     except ZooError:

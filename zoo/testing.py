@@ -48,14 +48,14 @@ import subprocess
 import sys
 import tempfile
 import types
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
 from zoo import PROJECT_NAME, hookspecs
 from zoo.registry import Registry, accepts_keyword, collect
-from zoo.specs import TASKS, ArchitectureSpec, CallbackSpec, DatasetSpec
+from zoo.specs import ArchitectureSpec, CallbackSpec, DatasetSpec
 
 __all__ = [
     "ContractError", "ContractSkip", "Problem", "Case", "ContractReport",

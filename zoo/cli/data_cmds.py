@@ -132,15 +132,12 @@ def show_cmd(ctx: click.Context, name: str, overrides: tuple[str, ...], fmt: str
     import_tensorflow(verbose)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        try:
-            splits = spec.loader(**params)
-        except ZooError:
-            raise
-        except (OSError, ValueError) as exc:
-            raise DataError(f"dataset {name!r} could not load: {exc}") from exc
+        from zoo.runner import call_loader
+
+        splits = call_loader(spec, params)
     for w in caught:
         click.echo(f"zoo: warning: {w.message}", err=True)
-    augment = splits.pop("augment", None) if isinstance(splits, dict) else None
+    augment = splits.pop("augment", None)
     data = {
         "name": name, "task": spec.task, "input_shape": list(spec.shape_for(params)),
         "num_classes": spec.classes_for(params), "params": params,
