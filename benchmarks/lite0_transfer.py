@@ -41,13 +41,8 @@ def run(data: Path, test_split: str, image_size: int, weights: str, epochs: int,
     test = keras.utils.image_dataset_from_directory(data / test_split, **load)
 
     model = lite0.build_efficientnet_lite0((image_size, image_size, 3), 1, task="binary", weights=weights)
-    cut = model.get_layer("top_activation").output
-    base = keras.Model(model.input, cut)
-    head_in = keras.Input(shape=tuple(cut.shape[1:]))
-    x = head_in
-    for name in ("head_flatten", "head_dense", "head_dropout", "head_output"):
-        x = model.get_layer(name)(x)  # the very head layers of the zoo model
-    head = keras.Model(head_in, x)
+    # The zoo model is Input → base → head (zoo.feature_cache's convention): use its very parts.
+    base, head = model.get_layer("base"), model.get_layer("head")
 
     def features(ds):
         xs, ys = [], []

@@ -15,6 +15,9 @@ Weights (``weights=``):
 - a local path: such a converted ``.weights.h5`` (the full 1000-class model) or the ``.pth`` itself;
 - ``"none"``: random initialisation (the control that shows what pretraining buys).
 
+With ``include_top=False`` the model is ``Input → base → head`` (nested models named ``base``
+and ``head``, :mod:`zoo.feature_cache`); with ``include_top=True`` it is the flat classifier.
+
 Like every plugin module, this one imports TensorFlow/Keras/numpy only inside functions.
 """
 from __future__ import annotations
@@ -62,6 +65,7 @@ PARAMS: dict[str, Any] = {
     "dropout": 0.2,
     "input_range": 255.0,
 }
+POOLINGS = ("flatten", "avg", "max")
 
 
 class MissingWeightsError(ZooError):
@@ -321,7 +325,10 @@ def build_efficientnet_lite0(
       (1280 channels) or ``block6a_expand_activation``), frozen unless ``trainable``, then the
       transfer head of the course's InceptionV3 notebook: ``pooling`` (``flatten``, ``avg`` or
       ``max``) → ``Dense(dense_units, relu)`` (skipped when 0) → ``Dropout(dropout)`` → the output
-      layer (``Dense(1, sigmoid)`` for binary, ``Dense(N, softmax)`` for multiclass).
+      layer (``Dense(1, sigmoid)`` for binary, ``Dense(N, softmax)`` for multiclass). The model
+      is ``Input → base → head`` with nested models named ``base`` and ``head`` (zoo's
+      frozen-base convention), so ``feature_cache = true`` trains the head on cached features;
+      the base keeps the layer names (``model.get_layer("base").get_layer("top_activation")``).
     - ``input_range``: the value of a white pixel in the input (255 for raw pixels, 1.0 when the
       dataset already scaled to [0, 1]); the model rescales to (x − 127) / 128 itself.
     """
@@ -363,23 +370,43 @@ def build_efficientnet_lite0(
     except ValueError:
         names = [layer.name for layer in full.layers if layer.name not in ("avg_pool", "top_dropout", "predictions")]
         raise UnknownNameError("cut_layer", cut_layer, names, where=f"architecture {ARCHITECTURE!r}") from None
-    base = keras.Model(full.input, features, name="efficientnet_lite0_base")
-    base.trainable = bool(trainable)
-
-    if pooling == "flatten":
-        x = layers.Flatten(name="head_flatten")(features)
-    elif pooling == "avg":
-        x = layers.GlobalAveragePooling2D(name="head_avg_pool")(features)
-    elif pooling == "max":
-        x = layers.GlobalMaxPooling2D(name="head_max_pool")(features)
-    else:
+    if pooling not in POOLINGS:
         raise ValueError(f"pooling must be 'flatten', 'avg' or 'max', not {pooling!r}")
+    return _transfer_model(full, features, tuple(input_shape), pooling, dense_units, dropout, out_units,
+                           out_activation, trainable)
+
+
+def _transfer_model(full: Any, features: Any, input_shape: tuple[int, ...], pooling: str, dense_units: int,
+                    dropout: float, out_units: int, out_activation: str, trainable: bool) -> Any:
+    """``Input → base → head``: zoo's frozen-base convention (:mod:`zoo.feature_cache`), so the
+    runner can cache the base's features (``feature_cache = true``) and train only the head.
+
+    ``base`` is the sub-graph of ``full`` from its input (scaling included) to ``cut_layer``,
+    keeping the layer names (``model.get_layer("base").get_layer("top_activation")``);
+    ``head`` is ``pooling → Dense → Dropout → output``.
+    """
+    import keras
+    from keras import layers
+
+    from zoo.feature_cache import BASE_NAME, HEAD_NAME
+
+    base = keras.Model(full.input, features, name=BASE_NAME)
+    base.trainable = bool(trainable)
+    pool = {"flatten": layers.Flatten(name="head_flatten"),
+            "avg": layers.GlobalAveragePooling2D(name="head_avg_pool"),
+            "max": layers.GlobalMaxPooling2D(name="head_max_pool")}[pooling]
+    head_layers: list[Any] = [keras.Input(shape=tuple(features.shape[1:]), name="features"), pool]
     if dense_units:
-        x = layers.Dense(int(dense_units), activation="relu", name="head_dense")(x)
+        head_layers.append(layers.Dense(int(dense_units), activation="relu", name="head_dense"))
     if dropout:
-        x = layers.Dropout(float(dropout), name="head_dropout")(x)
-    outputs = layers.Dense(out_units, activation=out_activation, name="head_output")(x)
-    return keras.Model(full.input, outputs, name="efficientnet_lite0_transfer")
+        head_layers.append(layers.Dropout(float(dropout), name="head_dropout"))
+    head_layers.append(layers.Dense(out_units, activation=out_activation, name="head_output"))
+    head = keras.Sequential(head_layers, name=HEAD_NAME)
+
+    inputs = keras.Input(shape=input_shape, name="image")
+    # training=False: BatchNorm stays in inference mode even when trainable=True fine-tunes the
+    # base (its moving statistics would otherwise drift on small batches), as in plugins/transfer.py.
+    return keras.Model(inputs, head(base(inputs, training=False)), name="efficientnet_lite0_transfer")
 
 
 @zoo.hookimpl

