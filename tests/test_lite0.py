@@ -221,7 +221,7 @@ def test_imagenet_weights_are_converted_once_into_zoo_home(zoo_env: Path, imagen
 def test_imagenet_top5_recognises_scikit_image_photos(imagenet_h5: Path) -> None:
     """The conversion proof: a cat photo and an espresso get their ImageNet classes in the top 5."""
     import keras
-    from skimage import data
+    data = pytest.importorskip("skimage.data", reason="scikit-image is not installed (it ships the sample photos)")
 
     model = lite0.build_efficientnet_lite0((224, 224, 3), 1000, weights=str(imagenet_h5), include_top=True)
     photos = np.stack([keras.ops.image.resize(img.astype("float32"), (224, 224)).numpy()
