@@ -8,15 +8,15 @@ Goal: fashion-cnn-fast trains at >= 60% of the fp32 peak (or beyond it with bf16
 from __future__ import annotations
 
 import argparse
-import os
 import time
 
 from _common import machine, zoo_bench
 
 
 def matmul_peak(size: int, repeats: int = 10) -> float:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    import tensorflow as tf
+    from zoo.tfruntime import import_tensorflow
+
+    tf = import_tensorflow()  # quietly
 
     a = tf.random.normal((size, size))
     b = tf.random.normal((size, size))

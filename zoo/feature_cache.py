@@ -240,7 +240,7 @@ def prepare(model: Any, entry: Entry, registry: Registry, splits: dict[str, Any]
                                   cache=recipe.cache, shuffle_buffer=recipe.shuffle_buffer)
     # Created under the same tf.distribute strategy as the model's variables.
     with head.distribute_strategy.scope():
-        compile_model(head, entry)
+        compile_model(head, entry, head_only=True)
     return head, datasets, info
 
 

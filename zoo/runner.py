@@ -119,15 +119,28 @@ def carve_validation(train: Any, fraction: float, seed: int) -> tuple[Any, Any]:
 
 def pipeline(split: Any, batch_size: int, training: bool, seed: int, cache: bool = True,
              shuffle_buffer: int = 10_000, augment: Callable[[Any, Any], Any] | None = None) -> Any:
-    """``tf.data`` end to end: cache decoded examples, shuffle (seeded), batch, prefetch."""
+    """``tf.data`` end to end: shuffle (seeded), batch, augment (training only), prefetch.
+
+    In-memory ``(x, y)`` arrays take the path Keras itself takes for arrays: shuffle the *indices*
+    (a full permutation each epoch) and gather whole batches, instead of shuffling examples one by
+    one through a buffer. Other datasets are cached after their first pass (decoded once).
+    """
     import tensorflow as tf
 
-    ds = as_dataset(split)
-    if cache:
-        ds = ds.cache()
-    if training:
-        ds = ds.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
-    ds = ds.batch(batch_size, drop_remainder=False)
+    if isinstance(split, (tuple, list)) and len(split) == 2:
+        x, y = (tf.convert_to_tensor(part) for part in split)
+        indices = tf.data.Dataset.range(int(x.shape[0]))
+        if training:
+            indices = indices.shuffle(int(x.shape[0]), seed=seed, reshuffle_each_iteration=True)
+        ds = indices.batch(batch_size).map(lambda i: (tf.gather(x, i), tf.gather(y, i)),
+                                           num_parallel_calls=tf.data.AUTOTUNE)
+    else:
+        ds = as_dataset(split)
+        if cache:
+            ds = ds.cache()
+        if training:
+            ds = ds.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
+        ds = ds.batch(batch_size, drop_remainder=False)
     if training and augment is not None:
         ds = ds.map(augment, num_parallel_calls=tf.data.AUTOTUNE)
     return ds.prefetch(tf.data.AUTOTUNE)
@@ -196,13 +209,18 @@ def total_steps(entry: Entry, train_examples: int) -> int:
     return entry.recipe.epochs * per_epoch
 
 
-def compile_model(model: Any, entry: Entry, steps: int | None = None) -> None:
+def compile_model(model: Any, entry: Entry, steps: int | None = None, *, head_only: bool = False) -> None:
+    """Compile with the recipe. ``jit_compile = "head"`` asks XLA only for a head trained on
+    cached features (``head_only``): XLA speeds up dense layers but slows convolutions on CPU."""
     recipe = entry.recipe
+    jit = recipe.jit_compile
+    if jit == "head":
+        jit = head_only
     model.compile(
         optimizer=make_optimizer(entry, steps),
         loss=recipe.loss,
         metrics=list(recipe.metrics),
-        jit_compile=recipe.jit_compile,
+        jit_compile=jit,
         steps_per_execution=recipe.steps_per_execution,
     )
 
