@@ -99,6 +99,14 @@ def test_extends_makes_variants_with_only_what_differs(shipped):
     assert entry.sources["epochs"] == f"{shipped}:6"
 
 
+def test_metadata_belongs_to_its_entry_and_is_not_inherited(shipped, tmp_path):
+    user = tmp_path / "m.toml"
+    user.write_text('[entries.digits-mlp.metadata]\nmeasured = { test_accuracy = 0.9 }\n')
+    catalogue = make(shipped, user)
+    assert catalogue.resolve("digits-mlp").metadata == {"measured": {"test_accuracy": 0.9}}
+    assert catalogue.resolve("digits-mlp-wide").metadata == {}  # a variant's results are its own
+
+
 def test_table_form_of_a_part_and_its_line(shipped):
     entry = make(shipped).resolve("digits-cnn")
     assert entry.architecture.name == "tiny-cnn" and entry.architecture.params == {"filters": 16}

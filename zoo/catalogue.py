@@ -303,6 +303,10 @@ class Catalogue:
         merged.origin = raw.origin
         merged.fields.pop("extends", None)
         merged.fields["extends"] = parent
+        # metadata holds facts about this entry (e.g. measured results): a variant has its own.
+        merged.fields.pop("metadata", None)
+        if "metadata" in raw.fields:
+            merged.fields["metadata"] = copy.deepcopy(raw.fields["metadata"])
         return merged
 
     def summary(self, name: str) -> dict[str, Any]:
