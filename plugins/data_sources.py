@@ -334,13 +334,3 @@ def safe_extract(archive: Path, target: Path) -> list[str]:
         return [m.name for m in members]
     raise DataError(f"{archive} is not a zip or tar archive (truncated download?); delete it and fetch it again")
 
-
-def human_bytes(n: int | None) -> str:
-    if n is None:
-        return "-"
-    size = float(n)
-    for unit in ("B", "KB", "MB", "GB"):
-        if size < 1000 or unit == "GB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1000
-    return f"{n} B"

@@ -25,7 +25,6 @@ from typing import Any
 from zoo_plugins.data_sources import (
     cache_root,
     describe_places,
-    human_bytes,
     safe_extract,
     search_path,
     three_ways,
@@ -587,7 +586,6 @@ def register_datasets(register):
 __all__ = [
     "check_image_file",
     "decode_file",
-    "human_bytes",
     "image_dataset",
     "load_image_folder",
     "make_augment",
