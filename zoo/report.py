@@ -355,15 +355,21 @@ def render_comparison(results: Sequence[dict[str, Any]], fmt: str = "simple") ->
             "candidate": value("candidate_value"),
             "verdict": r["verdict"] + (f": {'; '.join(r['reasons'])}" if r["reasons"] else ""),
         })
+    return _records_text(rows, fmt, first_column="entry")
+
+
+def _records_text(records: list[dict[str, Any]], fmt: str, first_column: str) -> str:
+    """Flat records as CSV or as a tabulate table (``table`` meaning tabulate's ``simple``)."""
     if fmt == "csv":
         buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=list(rows[0]) if rows else ["entry"], lineterminator="\n")
+        writer = csv.DictWriter(buffer, fieldnames=list(records[0]) if records else [first_column],
+                                lineterminator="\n")
         writer.writeheader()
-        writer.writerows(rows)
+        writer.writerows(records)
         return buffer.getvalue().rstrip("\n")
     from tabulate import tabulate
 
-    return tabulate(rows, headers="keys", tablefmt="simple" if fmt in ("table", "simple") else fmt,
+    return tabulate(records, headers="keys", tablefmt="simple" if fmt in ("table", "simple") else fmt,
                     disable_numparse=True)
 
 
@@ -393,16 +399,7 @@ def runs_table(runs: Sequence[Any], fmt: str = "simple") -> str:
         })
     if fmt == "json":
         return json.dumps([_json_safe(r.to_dict()) for r in runs], indent=2, default=str)
-    if fmt == "csv":
-        buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=list(records[0]) if records else ["run"], lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(records)
-        return buffer.getvalue().rstrip("\n")
-    from tabulate import tabulate
-
-    return tabulate(records, headers="keys", tablefmt="simple" if fmt in ("table", "simple") else fmt,
-                    disable_numparse=True)
+    return _records_text(records, fmt, first_column="run")
 
 
 __all__ = [
