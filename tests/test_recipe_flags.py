@@ -38,3 +38,47 @@ def test_cosine_schedule_decays_over_the_whole_run():
     optimizer = make_optimizer(entry, steps)
     config = optimizer.get_config()["learning_rate"]["config"]  # a serialised CosineDecay
     assert config["decay_steps"] == 12 and config["initial_learning_rate"] == 0.5
+
+
+def test_a_cached_head_gets_the_whole_run_schedule(tmp_path):
+    """feature_cache = true with a cosine schedule: the head compiles with the run's step count."""
+    import numpy as np
+
+    import zoo
+    from zoo.catalogue import Catalogue
+    from zoo.plugins import load_plugins
+    from zoo.registry import collect
+    from zoo.runner import train
+
+    def build(input_shape, num_classes, task="binary"):
+        import keras
+
+        inputs = keras.Input(input_shape)
+        base = keras.Sequential([keras.Input(input_shape), keras.layers.Dense(3)], name="base")
+        base.trainable = False
+        head = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1, activation="sigmoid")], name="head")
+        return keras.Model(inputs, head(base(inputs, training=False)))
+
+    def load():
+        rng = np.random.default_rng(0)
+        x = rng.normal(size=(40, 4)).astype("float32")
+        return {"train": (x, (x[:, 0] > 0).astype("float32"))}
+
+    class Plugin:
+        @zoo.hookimpl
+        def register_architectures(self, register):
+            register("frozen", build)
+
+        @zoo.hookimpl
+        def register_datasets(self, register):
+            register("blobs", load, task="binary", input_shape=(4,), num_classes=1)
+
+        @zoo.hookimpl
+        def register_entries(self, register):
+            register("cached", architecture="frozen", dataset="blobs", feature_cache=True, epochs=2,
+                     batch_size=10, learning_rate=0.1, lr_schedule={"name": "cosine"})
+
+    pm, records = load_plugins(extra=[("p", Plugin())], entry_points=False)
+    catalogue = Catalogue(collect(pm, records))
+    result = train(catalogue.resolve("cached"), catalogue.registry, save=False, verbose=0)
+    assert result.epochs == 2 and np.isfinite(result.history["loss"]).all()

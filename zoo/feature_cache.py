@@ -208,7 +208,7 @@ def prepare(model: Any, entry: Entry, registry: Registry, splits: dict[str, Any]
             augment: Any) -> tuple[Any, dict[str, Any], dict[str, Any]] | None:
     """For ``recipe.feature_cache``: ``(head, batched cached datasets, info)`` to train the head
     on, or ``None`` (with a note) when augmentation turns the cache off."""
-    from zoo.runner import compile_model, pipeline
+    from zoo.runner import compile_model, pipeline, total_steps
 
     parts = split_frozen_base(model)
     if parts is None:
@@ -231,16 +231,20 @@ def prepare(model: Any, entry: Entry, registry: Registry, splits: dict[str, Any]
     forward = base_forward(base)
     recipe = entry.recipe
     datasets, info = {}, {"files": {}, "hits": {}}
+    examples: dict[str, int] = {}
     for name, raw in splits.items():
         (features, labels), path, hit = cached_features(forward, entry, registry, name, raw, digest)
+        examples[name] = features.shape[0]
         info["files"][name], info["hits"][name] = str(path), hit
         print(f"zoo: feature cache {'hit' if hit else 'stored'} for {name}: {features.shape[0]} examples "
               f"→ {path}", file=sys.stderr)
         datasets[name] = pipeline((features, labels), recipe.batch_size, training=(name == "train"), seed=recipe.seed,
                                   cache=recipe.cache, shuffle_buffer=recipe.shuffle_buffer)
     # Created under the same tf.distribute strategy as the model's variables.
+    # The head trains on as many examples as the full model would, so a schedule keeps its shape.
+    steps = total_steps(entry, int(examples["train"])) if "train" in examples else None
     with head.distribute_strategy.scope():
-        compile_model(head, entry, head_only=True)
+        compile_model(head, entry, steps, head_only=True)
     return head, datasets, info
 
 
