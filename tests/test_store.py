@@ -128,6 +128,31 @@ def test_two_writers_at_once_both_keep_their_rows() -> None:
         assert sorted(len(store.rows(r.id)) for r in runs) == [40, 40]
 
 
+def _open_and_record(path: str, barrier) -> str:
+    barrier.wait()
+    try:
+        with Store(path) as store:
+            store.finish_run(store.start_run("racer"))
+        return "ok"
+    except ZooError as exc:
+        return str(exc)
+
+
+def test_two_benches_creating_the_database_at_once_both_succeed(tmp_path: Path) -> None:
+    # The workers of a multi-worker bench start together on one ZOO_HOME: switching a new file
+    # to WAL mode answers "database is locked" at once to the loser, which must wait and retry.
+    import multiprocessing
+
+    context = multiprocessing.get_context("fork")
+    with context.Manager() as manager, context.Pool(2) as pool:
+        for attempt in range(10):
+            path = str(tmp_path / f"race-{attempt}.sqlite")
+            barrier = manager.Barrier(2)
+            assert pool.starmap(_open_and_record, [(path, barrier)] * 2) == ["ok", "ok"]
+            with Store(path) as store:
+                assert [run.status for run in store.runs()] == ["finished", "finished"]
+
+
 def test_killed_writer_leaves_finished_rows_readable() -> None:
     writer = _writer("victim", 10, die_after=4)
     assert writer.wait(timeout=60) == -signal.SIGKILL

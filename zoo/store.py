@@ -126,10 +126,7 @@ class Store:
             self.conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
             self.conn.row_factory = sqlite3.Row
             self.conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            self.conn.execute("PRAGMA journal_mode = WAL")
-            self.conn.execute("PRAGMA synchronous = NORMAL")  # WAL + NORMAL: durable across crashes of zoo
-            self.conn.execute("PRAGMA foreign_keys = ON")
-            self._migrate()
+            self._retry_while_locked(self._set_up)
         except sqlite3.DatabaseError as exc:
             raise DataError(f"benchmark database {self.path} cannot be opened: {exc}") from exc
 
@@ -146,12 +143,39 @@ class Store:
         else:
             self.conn.execute("COMMIT")
 
+    def _retry_while_locked(self, step: Any) -> None:
+        """Run ``step``, retrying while another process holds the database: switching a new
+        file to WAL mode answers "database is locked" at once, without waiting on busy_timeout,
+        when two benches create the database at the same moment (e.g. the workers of one
+        multi-worker bench)."""
+        deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+        delay = 0.01
+        while True:
+            try:
+                return step()
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                if self.conn.in_transaction:
+                    self.conn.execute("ROLLBACK")
+                time.sleep(delay)
+                delay = min(delay * 2, 0.5)
+
+    def _set_up(self) -> None:
+        self.conn.execute("PRAGMA journal_mode = WAL")
+        self.conn.execute("PRAGMA synchronous = NORMAL")  # WAL + NORMAL: durable across crashes of zoo
+        self.conn.execute("PRAGMA foreign_keys = ON")
+        self._migrate()
+
     def _migrate(self) -> None:
         version = self.conn.execute("PRAGMA user_version").fetchone()[0]
         if version > SCHEMA_VERSION:
             raise DataError(f"benchmark database {self.path} has schema {version}, newer than this zoo knows ({SCHEMA_VERSION}); upgrade zoo")
         if version < SCHEMA_VERSION:
             with self.transaction() as conn:
+                # Another process may have created the schema while this one waited for the lock.
+                if conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION:
+                    return
                 for statement in _SCHEMA.split(";"):
                     if statement.strip():
                         conn.execute(statement)
