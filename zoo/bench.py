@@ -41,6 +41,7 @@ from typing import Any
 from zoo.errors import ZooError
 
 STRATEGIES = ("default", "mirrored", "multiworker")
+MULTIWORKER_INFERENCE_PASSES = 5
 #: Exit codes of a worker: the row file says what happened in every case but a crash.
 EXIT_OK, EXIT_FAILED_ROW = 0, 3
 
@@ -149,10 +150,12 @@ def peak_rss_mb() -> float:
 
 
 def inference_throughput(model: Any, entry: Any, registry: Any, max_samples: int = 2048,
-                         min_seconds: float = 0.25) -> dict[str, Any]:
+                         min_seconds: float = 0.25, passes: int | None = None) -> dict[str, Any]:
     """Samples per second of ``model.predict`` on the entry's evaluation split (test, else
     validation, else train), after a warm-up batch that traces the predict function; repeated
-    until ``min_seconds`` have passed so tiny datasets still give a stable figure."""
+    until ``min_seconds`` have passed so tiny datasets still give a stable figure, or exactly
+    ``passes`` times (under a multi-worker strategy every worker must run the same number of
+    predict calls, each a collective, so a clock cannot decide when to stop)."""
     import numpy as np
 
     from zoo import runner
@@ -177,7 +180,10 @@ def inference_throughput(model: Any, entry: Any, registry: Any, max_samples: int
         model.predict(x, batch_size=batch_size, verbose=0)
         samples += len(x)
         elapsed = time.perf_counter() - start
-        if elapsed >= min_seconds or samples >= 50 * max_samples:
+        if passes is not None:
+            if samples >= passes * len(x):
+                break
+        elif elapsed >= min_seconds or samples >= 50 * max_samples:
             break
     return {"inference_samples_per_second": samples / elapsed, "inference_batch_size": batch_size,
             "inference_split": split_name}
@@ -337,7 +343,8 @@ def measure(entry: Any, registry: Any, *, strategy: str = "default", repeat: int
         model = None
     if model is not None and row["status"] == "ok":
         try:
-            row.update(inference_throughput(model, entry, registry))
+            row.update(inference_throughput(model, entry, registry,
+                                            passes=MULTIWORKER_INFERENCE_PASSES if strategy == "multiworker" else None))
         except (ZooError, ValueError, TypeError) as exc:  # a secondary figure: keep the row
             row["inference_note"] = f"not measured: {type(exc).__name__}: {exc}"[:300]
         flops = forward_flops(model, entry.input_shape)

@@ -350,6 +350,17 @@ def make_strategy(name: str | None) -> Any:
     raise IncompatibleError(f"unknown strategy {name!r}; use default, mirrored or multiworker")
 
 
+def is_chief(model: Any) -> bool:
+    """Whether this process is the one that writes results: always, except for the non-chief
+    workers of a multi-worker strategy (chief = task ``chief``, else ``worker`` 0)."""
+    resolver = getattr(getattr(model, "distribute_strategy", None), "cluster_resolver", None)
+    task_type = getattr(resolver, "task_type", None)
+    if task_type is None:
+        return True
+    has_chief = "chief" in (resolver.cluster_spec().as_dict() or {})
+    return task_type == "chief" or (task_type == "worker" and resolver.task_id == 0 and not has_chief)
+
+
 def train(entry: Entry, registry: Registry, *, save: bool = True, verbose: int | str = "auto",
           quiet_tf: bool = True, extra_callbacks: list[Any] | None = None,
           strategy: str | None = None) -> TrainResult:
@@ -414,7 +425,9 @@ def train(entry: Entry, registry: Registry, *, save: bool = True, verbose: int |
         eval_datasets["train"] = pipeline(splits["train"], recipe.batch_size, training=False,
                                           seed=recipe.seed, cache=False)
     metrics = _evaluate(fit_model, eval_datasets)
-    saved = save_artifacts(model, entry, history_data, metrics) if save else None
+    # Under a multi-worker strategy every worker holds the same weights: only the chief writes
+    # them, so that workers sharing a file system never race on the same folder.
+    saved = save_artifacts(model, entry, history_data, metrics) if save and is_chief(model) else None
     trainable = sum(int(w.numpy().size) for w in model.trainable_weights)
     return TrainResult(
         entry=entry.name,

@@ -111,6 +111,9 @@ def multiworker_strategy() -> Any:
                 f"multiworker strategy: {exc}; set ZOO_MULTIWORKER=1 (zoo bench --strategy multiworker does) "
                 "so that it is created when TensorFlow starts"
             ) from None
+    from zoo.tfcompat import patch_keras_multiworker
+
+    patch_keras_multiworker()  # Keras 3's fit fails under this strategy without it
     return _STATE["multiworker"]
 
 

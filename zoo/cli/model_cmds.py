@@ -13,14 +13,30 @@ from zoo.cli.common import catalogue, set_option, verbose
 @set_option
 @click.option("--quiet", is_flag=True, help="No Keras progress bar.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.option("--strategy", type=click.Choice(["default", "mirrored", "multiworker"]), default="default",
+              show_default=True, help="tf.distribute strategy; batch_size stays global (split across replicas). "
+              "multiworker: run the same command on every machine in TF_CONFIG.")
+@click.option("--cpu-devices", type=click.IntRange(1), default=None,
+              help="Split the host CPU into N logical devices (ZOO_CPU_DEVICES), e.g. for --strategy mirrored without GPUs.")
 @click.pass_context
-def train_cmd(ctx: click.Context, name: str, overrides: tuple[str, ...], quiet: bool, as_json: bool) -> None:
-    """Train entry NAME and save it under ZOO_HOME/models/NAME (.keras, .weights.h5, history, curves)."""
+def train_cmd(ctx: click.Context, name: str, overrides: tuple[str, ...], quiet: bool, as_json: bool,
+              strategy: str, cpu_devices: int | None) -> None:
+    """Train entry NAME and save it under ZOO_HOME/models/NAME (.keras, .weights.h5, history, curves).
+
+    Under --strategy multiworker only the chief (worker 0) saves the model."""
+    import os
+
     from zoo import runner
 
     cat = catalogue(ctx)
     entry = cat.resolve(name, overrides)
-    result = runner.train(entry, cat.registry, verbose=0 if quiet else "auto", quiet_tf=not verbose(ctx))
+    # Both must be known before TensorFlow initialises its devices (zoo.tfruntime reads them).
+    if cpu_devices:
+        os.environ["ZOO_CPU_DEVICES"] = str(cpu_devices)
+    if strategy == "multiworker":
+        os.environ["ZOO_MULTIWORKER"] = "1"
+    result = runner.train(entry, cat.registry, verbose=0 if quiet else "auto", quiet_tf=not verbose(ctx),
+                          strategy=strategy)
     if as_json:
         click.echo(json.dumps(result.to_dict(), indent=2, default=str))
         return
@@ -30,7 +46,7 @@ def train_cmd(ctx: click.Context, name: str, overrides: tuple[str, ...], quiet: 
         click.echo(f"  {split:<10} " + "  ".join(f"{k}={v:.4f}" for k, v in values.items()))
     if result.time_to_target_seconds is not None and entry.target:
         click.echo(f"  target {entry.target.metric} reached after {result.time_to_target_seconds:.1f}s")
-    click.echo(f"  saved to {result.model_dir}")
+    click.echo(f"  saved to {result.model_dir}" if result.model_dir else "  not saved (not the chief worker)")
 
 
 @click.command("evaluate")
