@@ -82,3 +82,29 @@ def test_a_cached_head_gets_the_whole_run_schedule(tmp_path):
     catalogue = Catalogue(collect(pm, records))
     result = train(catalogue.resolve("cached"), catalogue.registry, save=False, verbose=0)
     assert result.epochs == 2 and np.isfinite(result.history["loss"]).all()
+
+
+def test_data_autotune_is_off_by_default_and_a_recipe_switch():
+    import numpy as np
+
+    from zoo.runner import pipeline
+
+    catalogue = load_catalogue()
+    assert catalogue.resolve("hello-dense").recipe.data_autotune is False
+    assert catalogue.resolve("hello-dense", ["data_autotune=true"]).recipe.data_autotune is True
+    with pytest.raises(CatalogueError, match="data_autotune must be bool"):
+        catalogue.resolve("hello-dense", ["data_autotune=3"])
+
+    x = np.arange(40, dtype="float32").reshape(20, 2)
+    y = np.arange(20, dtype="int32")
+    import tensorflow as tf
+
+    for split in ((x, y), tf.data.Dataset.from_tensor_slices((x, y))):  # arrays, and any other data
+        quiet = pipeline(split, 8, training=True, seed=1)
+        tuned = pipeline(split, 8, training=True, seed=1, autotune=True)
+        assert quiet.options().autotune.enabled is False
+        assert tuned.options().autotune.enabled is not False  # TF's default: on
+        # The switch changes scheduling only, never the data: same seeded batches, same order.
+        for a, b in zip(quiet, tuned, strict=True):
+            np.testing.assert_array_equal(a[0].numpy(), b[0].numpy())
+            np.testing.assert_array_equal(a[1].numpy(), b[1].numpy())

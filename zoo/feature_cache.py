@@ -239,7 +239,8 @@ def prepare(model: Any, entry: Entry, registry: Registry, splits: dict[str, Any]
         print(f"zoo: feature cache {'hit' if hit else 'stored'} for {name}: {features.shape[0]} examples "
               f"→ {path}", file=sys.stderr)
         datasets[name] = pipeline((features, labels), recipe.batch_size, training=(name == "train"), seed=recipe.seed,
-                                  cache=recipe.cache, shuffle_buffer=recipe.shuffle_buffer)
+                                  cache=recipe.cache, shuffle_buffer=recipe.shuffle_buffer,
+                                  autotune=recipe.data_autotune)
     # Created under the same tf.distribute strategy as the model's variables.
     # The head trains on as many examples as the full model would, so a schedule keeps its shape.
     steps = total_steps(entry, int(examples["train"])) if "train" in examples else None

@@ -118,12 +118,17 @@ def carve_validation(train: Any, fraction: float, seed: int) -> tuple[Any, Any]:
 
 
 def pipeline(split: Any, batch_size: int, training: bool, seed: int, cache: bool = True,
-             shuffle_buffer: int = 10_000, augment: Callable[[Any, Any], Any] | None = None) -> Any:
+             shuffle_buffer: int = 10_000, augment: Callable[[Any, Any], Any] | None = None,
+             autotune: bool = False) -> Any:
     """``tf.data`` end to end: shuffle (seeded), batch, augment (training only), prefetch.
 
     In-memory ``(x, y)`` arrays take the path Keras itself takes for arrays: shuffle the *indices*
     (a full permutation each epoch) and gather whole batches, instead of shuffling examples one by
     one through a buffer. Other datasets are cached after their first pass (decoded once).
+
+    tf.data's autotuner is off unless ``autotune`` (the recipe's ``data_autotune``): on the 2-core
+    CPUs here it stalled a training step for 1–7 s in many epochs (benchmarks/RESULTS.md), up to
+    a third of an epoch's time. Without it, ``AUTOTUNE`` parallelism falls back to the core count.
     """
     import tensorflow as tf
 
@@ -143,7 +148,12 @@ def pipeline(split: Any, batch_size: int, training: bool, seed: int, cache: bool
         ds = ds.batch(batch_size, drop_remainder=False)
     if training and augment is not None:
         ds = ds.map(augment, num_parallel_calls=tf.data.AUTOTUNE)
-    return ds.prefetch(tf.data.AUTOTUNE)
+    ds = ds.prefetch(tf.data.AUTOTUNE)
+    if not autotune:
+        options = tf.data.Options()
+        options.autotune.enabled = False
+        ds = ds.with_options(options)
+    return ds
 
 
 # -- model --------------------------------------------------------------------------------------
@@ -391,7 +401,7 @@ def train(entry: Entry, registry: Registry, *, save: bool = True, verbose: int |
     datasets = {
         name: pipeline(split, recipe.batch_size, training=(name == "train"), seed=recipe.seed,
                        cache=recipe.cache, shuffle_buffer=recipe.shuffle_buffer,
-                       augment=augment if name == "train" else None)
+                       augment=augment if name == "train" else None, autotune=recipe.data_autotune)
         for name, split in splits.items()
     }
     start = time.perf_counter()

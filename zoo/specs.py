@@ -152,6 +152,7 @@ class Recipe:
     validation_split: float | None = None
     shuffle_buffer: int = 10_000
     cache: bool = True
+    data_autotune: bool = False
     seed: int = 0
     mixed_precision: str | None = None
     jit_compile: bool | str = False
