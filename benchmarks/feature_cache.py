@@ -111,6 +111,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--modes", default="cold,warm,full", help="which of cold,warm,full to run (default: all)")
     parser.add_argument("--json", dest="json_out", help="also write the rows as JSON here")
     args = parser.parse_args(argv)
+    modes = args.modes.split(",")
+    if not set(modes) <= {"cold", "warm", "full"} or ("warm" in modes and "cold" not in modes):
+        parser.error("--modes: a comma-separated choice of cold,warm,full; warm needs cold (it reads what cold stored)")
 
     home = Path(tempfile.mkdtemp(prefix="zoo-bench-cache-"))
     os.environ["ZOO_HOME"] = str(home)  # a private cache, so "cold" really starts empty
@@ -124,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
         for repeat in range(args.repeats):
             shutil.rmtree(home / "cache", ignore_errors=True)
             order = ("cold", "warm", "full") if repeat % 2 == 0 else ("full", "cold", "warm")
-            for mode in [m for m in order if m in args.modes.split(",")]:
+            for mode in [m for m in order if m in modes]:
                 row = run_once(cat, args.entry, overrides, mode)
                 row["repeat"] = repeat
                 rows.append(row)
@@ -140,13 +143,13 @@ def main(argv: list[str] | None = None) -> int:
         # Steady state, as `zoo bench` reports seconds_per_epoch: the first epoch also traces
         # (and, for an XLA head, compiles), which the train totals below still include.
         row["steady_epoch_seconds"] = statistics.median(row["epoch_seconds"][1:] or row["epoch_seconds"])
-    modes = [m for m in ("full", "cold", "warm") if any(r["mode"] == m for r in rows)]
+    ran = [m for m in ("full", "cold", "warm") if m in modes]
     print(f"\n{args.entry}, {args.epochs} epoch(s), {args.repeats} repeat(s), medians:")
     print(f"{'mode':<6} {'train s':>9} {'1st epoch s':>12} {'epoch s':>9}")
-    for mode in modes:
+    for mode in ran:
         first = statistics.median(r["epoch_seconds"][0] for r in rows if r["mode"] == mode)
         print(f"{mode:<6} {median(mode, 'train_seconds'):9.2f} {first:12.2f} {median(mode, 'steady_epoch_seconds'):9.3f}")
-    if "full" in modes and "warm" in modes:
+    if "full" in ran and "warm" in ran:
         ratios = []
         for repeat in range(args.repeats):
             pair = {r["mode"]: r for r in rows if r["repeat"] == repeat}

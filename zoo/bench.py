@@ -39,8 +39,8 @@ from pathlib import Path
 from typing import Any
 
 from zoo.errors import ZooError
+from zoo.tfruntime import STRATEGIES, distribution_env
 
-STRATEGIES = ("default", "mirrored", "multiworker")
 MULTIWORKER_INFERENCE_PASSES = 5
 #: Exit codes of a worker: the row file says what happened in every case but a crash.
 EXIT_OK, EXIT_FAILED_ROW = 0, 3
@@ -474,11 +474,8 @@ def run_worker(entry: str, options: BenchOptions, repeat: int = 0, overrides: Se
             command.append("--save")
         if options.verbose:
             command.append("--verbose")
-        env = {**os.environ, "PYTHONUNBUFFERED": "1", **options.env}
-        if options.cpu_devices:
-            env["ZOO_CPU_DEVICES"] = str(options.cpu_devices)
-        if options.strategy == "multiworker":
-            env["ZOO_MULTIWORKER"] = "1"  # the strategy must exist before TF initialises devices
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", **options.env,
+               **distribution_env(options.strategy, options.cpu_devices)}
         start = time.perf_counter()
         proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env,
                                 text=True, errors="replace", bufsize=1)

@@ -231,10 +231,12 @@ def prepare(model: Any, entry: Entry, registry: Registry, splits: dict[str, Any]
     forward = base_forward(base)
     recipe = entry.recipe
     datasets, info = {}, {"files": {}, "hits": {}}
-    examples: dict[str, int] = {}
+    steps = None
     for name, raw in splits.items():
         (features, labels), path, hit = cached_features(forward, entry, registry, name, raw, digest)
-        examples[name] = features.shape[0]
+        if name == "train":
+            # The head trains on as many examples as the full model would: a schedule keeps its shape.
+            steps = total_steps(entry, int(features.shape[0]))
         info["files"][name], info["hits"][name] = str(path), hit
         print(f"zoo: feature cache {'hit' if hit else 'stored'} for {name}: {features.shape[0]} examples "
               f"→ {path}", file=sys.stderr)
@@ -242,8 +244,6 @@ def prepare(model: Any, entry: Entry, registry: Registry, splits: dict[str, Any]
                                   cache=recipe.cache, shuffle_buffer=recipe.shuffle_buffer,
                                   autotune=recipe.data_autotune)
     # Created under the same tf.distribute strategy as the model's variables.
-    # The head trains on as many examples as the full model would, so a schedule keeps its shape.
-    steps = total_steps(entry, int(examples["train"])) if "train" in examples else None
     with head.distribute_strategy.scope():
         compile_model(head, entry, steps, head_only=True)
     return head, datasets, info

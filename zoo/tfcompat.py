@@ -23,16 +23,12 @@ from __future__ import annotations
 
 from typing import Any
 
-_PATCHED: dict[str, Any] = {}
-
 
 def patch_keras_multiworker() -> bool:
     """Make Keras's TensorFlow trainer work under ``MultiWorkerMirroredStrategy``.
 
     Idempotent. Returns False, changing nothing, when this Keras lacks the internals the patch
     replaces (a later release has restructured them, and may have fixed the bugs)."""
-    if _PATCHED:
-        return True
     try:
         from keras.src import tree
         from keras.src.backend.tensorflow import trainer as tf_trainer
@@ -42,6 +38,8 @@ def patch_keras_multiworker() -> bool:
         is_multiworker = tf_trainer._collective_all_reduce_multi_worker
     except (ImportError, AttributeError):
         return False
+    if getattr(original_reduce, "zoo_patch", False):
+        return True  # applied already
     import tensorflow as tf
 
     def local_value(value: Any, strategy: Any) -> Any:
@@ -65,7 +63,7 @@ def patch_keras_multiworker() -> bool:
         return tree.map_structure(
             lambda v: strategy.reduce("MEAN", v, axis=0 if v.shape.rank else None), values)
 
+    reduce_per_replica.zoo_patch = True  # type: ignore[attr-defined]
     tf_trainer.reduce_per_replica = reduce_per_replica
     tf_trainer.TensorFlowTrainer._maybe_symbolic_build = maybe_symbolic_build
-    _PATCHED.update(reduce_per_replica=original_reduce, maybe_symbolic_build=original_build)
     return True

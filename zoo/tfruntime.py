@@ -96,6 +96,22 @@ def _split_cpu(tf: Any) -> None:
         tf.config.set_logical_device_configuration(cpus[0], [tf.config.LogicalDeviceConfiguration()] * count)
 
 
+#: The ``tf.distribute`` strategies zoo trains under (``zoo bench/train --strategy``).
+STRATEGIES = ("default", "mirrored", "multiworker")
+
+
+def distribution_env(strategy: str, cpu_devices: int | None = None) -> dict[str, str]:
+    """The environment a process needs, before it imports TensorFlow, to train under
+    ``strategy``: ``ZOO_CPU_DEVICES`` (logical CPU devices, applied at device initialisation)
+    and ``ZOO_MULTIWORKER`` (the multi-worker strategy must exist before that)."""
+    env = {}
+    if cpu_devices:
+        env["ZOO_CPU_DEVICES"] = str(cpu_devices)
+    if strategy == "multiworker":
+        env["ZOO_MULTIWORKER"] = "1"
+    return env
+
+
 def multiworker_strategy() -> Any:
     """The process's ``MultiWorkerMirroredStrategy``: the one made at import when
     ``ZOO_MULTIWORKER=1`` (TensorFlow accepts it only before device initialisation), else a

@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from zoo.cli.common import catalogue, set_option, verbose
+from zoo.cli.common import catalogue, distribution_options, set_option, verbose
 from zoo.errors import ZooError
 
 
@@ -48,10 +48,7 @@ def _format_option(func: Any) -> Any:
 @set_option
 @click.option("--repeats", type=click.IntRange(1), default=1, show_default=True,
               help="Runs per entry (seeds seed, seed+1, …); the table shows medians ± stdev.")
-@click.option("--strategy", type=click.Choice(["default", "mirrored", "multiworker"]), default="default",
-              show_default=True, help="tf.distribute strategy; batch_size stays global (split across replicas).")
-@click.option("--cpu-devices", type=click.IntRange(1), default=None,
-              help="Split the host CPU into N logical devices (ZOO_CPU_DEVICES), e.g. for --strategy mirrored without GPUs.")
+@distribution_options
 @click.option("--timeout", type=click.FloatRange(min=1), default=None, metavar="SECONDS",
               help="Stop an entry's run after SECONDS (the row says 'timed out').")
 @_format_option

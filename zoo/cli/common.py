@@ -34,6 +34,19 @@ def verbose(ctx: click.Context) -> bool:
     return bool((ctx.find_root().obj or {}).get("verbose"))
 
 
+def distribution_options(func: Any) -> Any:
+    """``--strategy`` and ``--cpu-devices``, shared by ``zoo bench`` and ``zoo train``."""
+    from zoo.tfruntime import STRATEGIES
+
+    func = click.option(
+        "--cpu-devices", type=click.IntRange(1), default=None,
+        help="Split the host CPU into N logical devices (ZOO_CPU_DEVICES), e.g. for --strategy mirrored without GPUs.")(func)
+    return click.option(
+        "--strategy", type=click.Choice(STRATEGIES), default="default", show_default=True,
+        help="tf.distribute strategy; batch_size stays global (split across replicas). "
+             "multiworker: run the same command on every machine in TF_CONFIG.")(func)
+
+
 def set_option(func: Any) -> Any:
     return click.option(
         "--set", "overrides", multiple=True, metavar="KEY=VALUE",

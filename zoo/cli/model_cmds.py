@@ -5,7 +5,7 @@ import json
 
 import click
 
-from zoo.cli.common import catalogue, set_option, verbose
+from zoo.cli.common import catalogue, distribution_options, set_option, verbose
 
 
 @click.command("train")
@@ -13,11 +13,7 @@ from zoo.cli.common import catalogue, set_option, verbose
 @set_option
 @click.option("--quiet", is_flag=True, help="No Keras progress bar.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-@click.option("--strategy", type=click.Choice(["default", "mirrored", "multiworker"]), default="default",
-              show_default=True, help="tf.distribute strategy; batch_size stays global (split across replicas). "
-              "multiworker: run the same command on every machine in TF_CONFIG.")
-@click.option("--cpu-devices", type=click.IntRange(1), default=None,
-              help="Split the host CPU into N logical devices (ZOO_CPU_DEVICES), e.g. for --strategy mirrored without GPUs.")
+@distribution_options
 @click.pass_context
 def train_cmd(ctx: click.Context, name: str, overrides: tuple[str, ...], quiet: bool, as_json: bool,
               strategy: str, cpu_devices: int | None) -> None:
@@ -27,14 +23,11 @@ def train_cmd(ctx: click.Context, name: str, overrides: tuple[str, ...], quiet: 
     import os
 
     from zoo import runner
+    from zoo.tfruntime import distribution_env
 
     cat = catalogue(ctx)
     entry = cat.resolve(name, overrides)
-    # Both must be known before TensorFlow initialises its devices (zoo.tfruntime reads them).
-    if cpu_devices:
-        os.environ["ZOO_CPU_DEVICES"] = str(cpu_devices)
-    if strategy == "multiworker":
-        os.environ["ZOO_MULTIWORKER"] = "1"
+    os.environ.update(distribution_env(strategy, cpu_devices))  # read when TensorFlow starts, below
     result = runner.train(entry, cat.registry, verbose=0 if quiet else "auto", quiet_tf=not verbose(ctx),
                           strategy=strategy)
     if as_json:
