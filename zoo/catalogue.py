@@ -417,8 +417,9 @@ def _recipe(raw: RawEntry) -> Recipe:
             raise CatalogueError(f"{_where(raw, key)}: {key} must be {kind.replace(' | None', '')}, got {value!r}")
         values[key] = value
     recipe = Recipe(**values)
-    if recipe.jit_compile not in (True, False, "auto", "head"):
-        raise CatalogueError(f"{_where(raw, 'jit_compile')}: jit_compile must be true, false, \"auto\" or \"head\"")
+    if recipe.jit_compile not in (True, False, "auto", "head", "optimizer"):
+        raise CatalogueError(f"{_where(raw, 'jit_compile')}: jit_compile must be true, false, \"auto\", "
+                             f"\"head\" or \"optimizer\"")
     if recipe.epochs < 1 or recipe.batch_size < 1:
         bad = "epochs" if recipe.epochs < 1 else "batch_size"
         raise CatalogueError(f"{_where(raw, bad)}: {bad} must be at least 1")

@@ -221,13 +221,23 @@ def total_steps(entry: Entry, train_examples: int) -> int:
 
 def compile_model(model: Any, entry: Entry, steps: int | None = None, *, head_only: bool = False) -> None:
     """Compile with the recipe. ``jit_compile = "head"`` asks XLA only for a head trained on
-    cached features (``head_only``): XLA speeds up dense layers but slows convolutions on CPU."""
+    cached features (``head_only``): XLA speeds up dense layers but slows convolutions on CPU.
+    ``jit_compile = "optimizer"`` asks XLA only for the optimizer's weight update (fused into one
+    pass over the weights), in any training, leaving matmuls and convolutions to oneDNN."""
+    from zoo.tfcompat import jit_optimizer_update
+
     recipe = entry.recipe
     jit = recipe.jit_compile
+    optimizer = make_optimizer(entry, steps)
     if jit == "head":
         jit = head_only
+    elif jit == "optimizer":
+        jit = False
+        if not jit_optimizer_update(optimizer):
+            print("zoo: note: jit_compile = \"optimizer\" is not available with this Keras (no "
+                  "_backend_update_step); the optimizer's update runs without XLA", file=sys.stderr)
     model.compile(
-        optimizer=make_optimizer(entry, steps),
+        optimizer=optimizer,
         loss=recipe.loss,
         metrics=list(recipe.metrics),
         jit_compile=jit,
