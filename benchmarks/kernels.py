@@ -32,7 +32,8 @@ def flops(kind: str, shape: str) -> float | None:
     if kind == "convolution":
         dims = {k: int(v) for k, v in re.findall(r"([a-z]+)(\d+)", shape)}
         out_h, out_w = dims.get("oh", 1), dims.get("ow", 1)
-        return 2.0 * dims["mb"] * dims["oc"] * dims["ic"] * dims.get("kh", 1) * dims.get("kw", 1) * out_h * out_w
+        per_group_ic = dims["ic"] / dims.get("g", 1)  # grouped and depthwise convolutions
+        return 2.0 * dims["mb"] * dims["oc"] * per_group_ic * dims.get("kh", 1) * dims.get("kw", 1) * out_h * out_w
     if kind == "inner_product":
         dims = {k: int(v) for k, v in re.findall(r"([a-z]+)(\d+)", shape)}
         return 2.0 * dims["mb"] * dims["ic"] * dims["oc"]
