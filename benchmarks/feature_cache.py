@@ -85,6 +85,9 @@ def _catalogue(with_images: bool) -> Any:
     return Catalogue(collect(*load_plugins(extra=[("bench", BenchImages)])))
 
 
+MODES = ("cold", "warm", "full", "course")
+
+
 def run_once(cat: Any, name: str, overrides: list[str], mode: str) -> dict[str, Any]:
     import keras
 
@@ -112,13 +115,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, default=0, help="at most this many images per split (0: all)")
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--modes", default="cold,warm,full,course",
-                        help="which of cold,warm,full,course to run (default: all)")
+    parser.add_argument("--modes", default=",".join(MODES),
+                        help=f"which of {','.join(MODES)} to run (default: all)")
     parser.add_argument("--json", dest="json_out", help="also write the rows as JSON here")
     args = parser.parse_args(argv)
     modes = args.modes.split(",")
-    if not set(modes) <= {"cold", "warm", "full", "course"} or ("warm" in modes and "cold" not in modes):
-        parser.error("--modes: a comma-separated choice of cold,warm,full,course; warm needs cold (it reads what "
+    if not set(modes) <= set(MODES) or ("warm" in modes and "cold" not in modes):
+        parser.error(f"--modes: a comma-separated choice of {','.join(MODES)}; warm needs cold (it reads what "
                      "cold stored)")
 
     home = Path(tempfile.mkdtemp(prefix="zoo-bench-cache-"))
@@ -132,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         for repeat in range(args.repeats):
             shutil.rmtree(home / "cache", ignore_errors=True)
-            order = ("cold", "warm", "full", "course") if repeat % 2 == 0 else ("course", "full", "cold", "warm")
+            order = MODES if repeat % 2 == 0 else ("course", "full", "cold", "warm")  # interleaved
             for mode in [m for m in order if m in modes]:
                 row = run_once(cat, args.entry, overrides, mode)
                 row["repeat"] = repeat

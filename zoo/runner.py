@@ -367,18 +367,17 @@ def make_strategy(name: str | None) -> Any:
         from zoo.tfruntime import multiworker_strategy
 
         return multiworker_strategy()
-    raise IncompatibleError(f"unknown strategy {name!r}; use default, mirrored or multiworker")
+    from zoo.tfruntime import STRATEGIES
+
+    raise IncompatibleError(f"unknown strategy {name!r}; use one of: {', '.join(STRATEGIES)}")
 
 
 def is_chief(model: Any) -> bool:
     """Whether this process is the one that writes results: always, except for the non-chief
-    workers of a multi-worker strategy (chief = task ``chief``, else ``worker`` 0)."""
-    resolver = getattr(getattr(model, "distribute_strategy", None), "cluster_resolver", None)
-    task_type = getattr(resolver, "task_type", None)
-    if task_type is None:
-        return True
-    has_chief = "chief" in (resolver.cluster_spec().as_dict() or {})
-    return task_type == "chief" or (task_type == "worker" and resolver.task_id == 0 and not has_chief)
+    workers of a multi-worker strategy (chief = task ``chief``, else ``worker`` 0), which is
+    what the strategy's own ``extended.should_checkpoint`` says."""
+    strategy = getattr(model, "distribute_strategy", None)
+    return strategy is None or bool(strategy.extended.should_checkpoint)
 
 
 def train(entry: Entry, registry: Registry, *, save: bool = True, verbose: int | str = "auto",
