@@ -140,3 +140,17 @@ def test_data_autotune_is_off_by_default_and_a_recipe_switch():
         for a, b in zip(quiet, tuned, strict=True):
             np.testing.assert_array_equal(a[0].numpy(), b[0].numpy())
             np.testing.assert_array_equal(a[1].numpy(), b[1].numpy())
+
+
+def test_cosine_warmup_rises_to_the_learning_rate_then_decays():
+    import keras
+
+    from zoo.runner import make_optimizer
+
+    entry = load_catalogue().resolve("hello-dense", ["lr_schedule={name = \"cosine\", warmup_steps = 10}",
+                                                     "learning_rate=0.4"])
+    config = make_optimizer(entry, total_steps=50).get_config()["learning_rate"]
+    schedule = keras.optimizers.schedules.deserialize(config)
+    rates = [float(schedule(step)) for step in (0, 5, 10, 30, 50)]
+    assert rates[0] == 0.0 and rates[1] == pytest.approx(0.2) and rates[2] == pytest.approx(0.4)
+    assert rates[2] > rates[3] > rates[4] and rates[4] == pytest.approx(0.0, abs=1e-6)

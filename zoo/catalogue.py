@@ -28,7 +28,7 @@ from typing import Any
 from zoo import settings
 from zoo.errors import CatalogueError, IncompatibleError, UnknownNameError, ZooError
 from zoo.registry import Registry
-from zoo.specs import RECIPE_KEYS, Entry, PartRef, Recipe, Target
+from zoo.specs import LABEL_SMOOTHING_LOSSES, RECIPE_KEYS, Entry, PartRef, Recipe, Target
 
 PART_FIELDS = ("architecture", "dataset")
 ENTRY_FIELDS: tuple[str, ...] = (
@@ -420,6 +420,9 @@ def _recipe(raw: RawEntry) -> Recipe:
     if recipe.jit_compile not in (True, False, "auto", "head", "optimizer"):
         raise CatalogueError(f"{_where(raw, 'jit_compile')}: jit_compile must be true, false, \"auto\", "
                              f"\"head\" or \"optimizer\"")
+    if not 0.0 <= recipe.label_smoothing < 1.0:
+        raise CatalogueError(f"{_where(raw, 'label_smoothing')}: label_smoothing must be in [0, 1), "
+                             f"got {recipe.label_smoothing}")
     if recipe.epochs < 1 or recipe.batch_size < 1:
         bad = "epochs" if recipe.epochs < 1 else "batch_size"
         raise CatalogueError(f"{_where(raw, bad)}: {bad} must be at least 1")
@@ -487,6 +490,11 @@ def resolve_raw(raw: RawEntry, registry: Registry) -> Entry:
         raise IncompatibleError(
             f"{_where(raw, 'loss')}: loss {recipe.loss!r} needs a {num_classes}-unit softmax head, "
             f"but dataset {data.name!r} is {task} (use {DEFAULT_LOSS[task]})"
+        )
+    if recipe.label_smoothing and recipe.loss not in LABEL_SMOOTHING_LOSSES:
+        raise IncompatibleError(
+            f"{_where(raw, 'label_smoothing')}: label_smoothing needs a cross-entropy loss "
+            f"({', '.join(LABEL_SMOOTHING_LOSSES)}), not {recipe.loss!r}"
         )
     if recipe.metrics == ["auto"]:
         recipe.metrics = list(DEFAULT_METRICS[task])

@@ -183,7 +183,9 @@ def make_optimizer(entry: Entry, total_steps: int | None = None) -> Any:
 
     ``lr_schedule = { name = "cosine" | "exponential", ... }`` takes the Keras schedule's own
     arguments; a cosine schedule without ``decay_steps`` decays over the whole run
-    (``total_steps``), so changing ``epochs`` or ``batch_size`` keeps its shape.
+    (``total_steps``), so changing ``epochs`` or ``batch_size`` keeps its shape. With
+    ``warmup_steps`` alone, ``learning_rate`` is the peak: the rate rises linearly from 0 to it,
+    then decays (Keras's ``warmup_target``, which may also be given explicitly).
     """
     import keras
 
@@ -193,7 +195,11 @@ def make_optimizer(entry: Entry, total_steps: int | None = None) -> Any:
     if recipe.lr_schedule:
         schedule = dict(recipe.lr_schedule)
         kind = schedule.pop("name", "cosine")
-        schedule.setdefault("initial_learning_rate", recipe.learning_rate or 1e-3)
+        peak = recipe.learning_rate or 1e-3
+        if kind == "cosine" and schedule.get("warmup_steps") and "warmup_target" not in schedule:
+            schedule.setdefault("initial_learning_rate", 0.0)
+            schedule["warmup_target"] = peak
+        schedule.setdefault("initial_learning_rate", peak)
         if kind == "cosine":
             if "decay_steps" not in schedule:
                 if not total_steps:
@@ -224,6 +230,7 @@ def compile_model(model: Any, entry: Entry, steps: int | None = None, *, head_on
     cached features (``head_only``): XLA speeds up dense layers but slows convolutions on CPU.
     ``jit_compile = "optimizer"`` asks XLA only for the optimizer's weight update (fused into one
     pass over the weights), in any training, leaving matmuls and convolutions to oneDNN."""
+    from zoo.losses import make_loss
     from zoo.tfcompat import jit_optimizer_update
 
     recipe = entry.recipe
@@ -238,7 +245,7 @@ def compile_model(model: Any, entry: Entry, steps: int | None = None, *, head_on
                   "_backend_update_step); the optimizer's update runs without XLA", file=sys.stderr)
     model.compile(
         optimizer=optimizer,
-        loss=recipe.loss,
+        loss=make_loss(recipe.loss, recipe.label_smoothing),
         metrics=list(recipe.metrics),
         jit_compile=jit,
         steps_per_execution=recipe.steps_per_execution,
@@ -338,6 +345,8 @@ def load_model(entry_name: str) -> Any:
     if not path.exists():
         raise NotTrainedError(f"entry {entry_name!r} has not been trained yet (no {path}); run `zoo train {entry_name}` first")
     import keras
+
+    import zoo.losses  # noqa: F401  registers zoo's losses, which a saved compile config may name
 
     try:
         return keras.saving.load_model(path, safe_mode=True)

@@ -145,6 +145,7 @@ class Recipe:
     optimizer_params: dict[str, Any] = field(default_factory=dict)
     lr_schedule: dict[str, Any] | None = None
     loss: str = "auto"
+    label_smoothing: float = 0.0
     metrics: list[str] = field(default_factory=lambda: ["auto"])
     epochs: int = 1
     batch_size: int = 32
@@ -163,6 +164,10 @@ class Recipe:
 
 
 RECIPE_KEYS: tuple[str, ...] = tuple(Recipe.__dataclass_fields__)
+#: Losses that take ``label_smoothing`` (zoo.losses builds them; the catalogue checks names only).
+LABEL_SMOOTHING_LOSSES: tuple[str, ...] = (
+    "sparse_categorical_crossentropy", "categorical_crossentropy", "binary_crossentropy", "binary_focal_crossentropy",
+)
 
 
 @dataclass
