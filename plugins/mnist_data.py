@@ -4,6 +4,9 @@ The four canonical ``.gz`` IDX files are found, verified and downloaded by
 :mod:`zoo_plugins.data_sources`; parsed here with numpy (no TensorFlow needed to load them).
 Images are scaled to [0, 1] as the course does (``x / 255.0``) with a channel axis for CNNs,
 ``(28, 28, 1)``; ``channel_axis=false`` gives ``(28, 28)`` for the course's Flatten+Dense net.
+``normalize = "standard"`` also centres them on the train split's pixel mean and divides by its
+standard deviation (zero mean, unit variance), which lets a net converge in fewer epochs; files
+given to ``zoo predict`` are decoded the same way.
 """
 from __future__ import annotations
 
@@ -80,7 +83,14 @@ PARAMS: dict[str, Any] = {
     "seed": 0,
     "channel_axis": True,
     "augment": False,
+    "normalize": "unit",
 }
+#: ``normalize`` values: ``unit`` is the course's ``x / 255``; ``standard`` then subtracts the
+#: train split's pixel mean and divides by its standard deviation.
+NORMALIZE_MODES = ("unit", "standard")
+#: Pixel mean and standard deviation (in [0, 1]) of each train split's 60,000 images. Fashion-MNIST's
+#: were computed from the real files (0.28604, 0.35302); MNIST's are the published ones.
+PIXEL_STATS: dict[str, tuple[float, float]] = {"fashion_mnist": (0.2860, 0.3530), "mnist": (0.1307, 0.3081)}
 
 _IDX_TYPES = {0x08: "u1", 0x09: "i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 
@@ -104,14 +114,36 @@ def parse_idx(content: bytes, name: str = "IDX data") -> Any:
     return np.frombuffer(content, dtype=dtype, offset=header).reshape(shape)
 
 
-def _split_arrays(contents: dict[str, bytes], images: str, labels: str, channel_axis: bool) -> tuple[Any, Any]:
+def _check_normalize(name: str, normalize: str) -> None:
+    if normalize not in NORMALIZE_MODES:
+        raise DataError(f"dataset {name!r}: normalize must be one of {', '.join(NORMALIZE_MODES)}, got {normalize!r}")
+    if normalize == "standard" and name not in PIXEL_STATS:
+        raise DataError(f"dataset {name!r}: normalize = \"standard\" needs its pixel statistics, which zoo "
+                        f"knows only for {', '.join(PIXEL_STATS)}; use normalize = \"unit\"")
+
+
+def normalize_pixels(x: Any, name: str, normalize: str) -> Any:
+    """Pixels already in [0, 1] as ``normalize`` asks: as they are (``unit``) or standardised with
+    dataset ``name``'s train-split statistics (``standard``); float32 either way."""
+    import numpy as np
+
+    _check_normalize(name, normalize)
+    x = np.asarray(x, dtype=np.float32)
+    if normalize == "standard":
+        mean, std = PIXEL_STATS[name]
+        x = (x - np.float32(mean)) / np.float32(std)
+    return x
+
+
+def _split_arrays(contents: dict[str, bytes], images: str, labels: str, channel_axis: bool,
+                  name: str, normalize: str) -> tuple[Any, Any]:
     import numpy as np
 
     x = parse_idx(contents[images], images)
     y = parse_idx(contents[labels], labels)
     if x.ndim != 3 or y.ndim != 1 or len(x) != len(y):
         raise DataError(f"{images} ({x.shape}) and {labels} ({y.shape}) do not pair up as images and labels")
-    x = x.astype(np.float32) / 255.0  # the course's scaling
+    x = normalize_pixels(x.astype(np.float32) / 255.0, name, normalize)  # the course's scaling first
     if channel_axis:
         x = x[..., np.newaxis]
     return x, y.astype(np.int32)
@@ -119,11 +151,12 @@ def _split_arrays(contents: dict[str, bytes], images: str, labels: str, channel_
 
 def load_idx_dataset(name: str, fileset: FileSet, class_names: list[str], *, data_dir: str | None = None,
                      validation_split: float = 0.0, seed: int = 0, channel_axis: bool = True,
-                     augment: bool = False, partial_ok: bool = False) -> dict[str, Any]:
+                     augment: bool = False, normalize: str = "unit", partial_ok: bool = False) -> dict[str, Any]:
     """The splits of an IDX dataset: ``train`` (60k), ``test`` (10k), optionally ``validation``
     carved from train (a seeded permutation, so the same examples every run)."""
     import numpy as np
 
+    _check_normalize(name, normalize)  # before any file is read
     if not 0.0 <= float(validation_split) < 1.0:
         raise DataError(f"dataset {name!r}: validation_split must be in [0, 1), got {validation_split}")
     if augment and not channel_axis:
@@ -131,7 +164,8 @@ def load_idx_dataset(name: str, fileset: FileSet, class_names: list[str], *, dat
     contents = resolve_files(name, fileset, data_dir, required="any-split" if partial_ok else "all")
     splits: dict[str, Any] = {}
     if "train-images-idx3-ubyte.gz" in contents:
-        x, y = _split_arrays(contents, "train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", channel_axis)
+        x, y = _split_arrays(contents, "train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", channel_axis,
+                            name, normalize)
         validation = None
         if validation_split:
             order = np.random.default_rng(seed).permutation(len(x))
@@ -146,7 +180,8 @@ def load_idx_dataset(name: str, fileset: FileSet, class_names: list[str], *, dat
                       stacklevel=2)
     if "t10k-images-idx3-ubyte.gz" in contents:
         splits["test"] = LabelledSplit(*_split_arrays(contents, "t10k-images-idx3-ubyte.gz",
-                                                      "t10k-labels-idx1-ubyte.gz", channel_axis), class_names)
+                                                      "t10k-labels-idx1-ubyte.gz", channel_axis, name, normalize),
+                                         class_names)
     if augment:
         from zoo_plugins.image_data import make_augment
 
@@ -168,11 +203,12 @@ def _shape(channel_axis: bool = True, **_: Any) -> tuple[int, ...]:
     return (28, 28, 1) if channel_axis else (28, 28)
 
 
-def decode_28x28(path: str, channel_axis: bool = True, **_: Any) -> Any:
-    """One image file (PNG, JPEG...) as a 28×28 grey example scaled like the training data."""
+def decode_28x28(path: str, name: str, channel_axis: bool = True, normalize: str = "unit", **_: Any) -> Any:
+    """One image file (PNG, JPEG...) as a 28×28 grey example of dataset ``name``, scaled like its
+    training data."""
     from zoo_plugins.image_data import decode_file
 
-    image = decode_file(path, (28, 28), "grayscale")
+    image = normalize_pixels(decode_file(path, (28, 28), "grayscale"), name, normalize)
     return image if channel_axis else image[..., 0]
 
 
@@ -181,7 +217,7 @@ def _register(register: Any, name: str, fileset: FileSet, loader: Any, *, requir
         name, loader, task="multiclass", input_shape=_shape, num_classes=10, params=dict(PARAMS),
         locate=lambda data_dir=None, **_: locate_files(name, fileset, data_dir),
         fetch=lambda data_dir=None, **_: fetch_files(name, fileset, data_dir, required=required),
-        decode=decode_28x28, **kwargs,
+        decode=lambda path, **params: decode_28x28(path, name, **params), **kwargs,
     )
 
 
@@ -190,7 +226,7 @@ def register_datasets(register):
     _register(
         register, "fashion_mnist", FASHION_MNIST, load_fashion_mnist, required="all",
         description="Fashion-MNIST: 70,000 28x28 grey images of clothing, 10 classes, 60k/10k "
-                    "(course 1, weeks 2-3); scaled to [0, 1].",
+                    "(course 1, weeks 2-3); scaled to [0, 1], or standardised (normalize = \"standard\").",
         tags=("course1", "week2", "week3", "images", "grayscale"),
         source="Xiao, Rasul, Vollgraf (2017), arXiv:1708.07747; " + FASHION_ORIGIN,
         licence="MIT (Zalando SE)",

@@ -218,3 +218,67 @@ def test_mnist_loads_a_test_only_copy(shared_data, monkeypatch):
     assert x.shape == (10000, 28, 28, 1) and np.bincount(y).sum() == 10000 and set(y.tolist()) == set(range(10))
     found = find_files(MNIST)
     assert [f.name for f in found.missing] == ["train-images-idx3-ubyte.gz"]
+
+
+# -- normalize ------------------------------------------------------------------------------------
+@pytest.fixture
+def tiny_fashion(tmp_path) -> tuple[FileSet, Path]:
+    """Fashion-MNIST's four file names holding 6 train and 4 test images of our own."""
+    rng = np.random.default_rng(1)
+    contents = {
+        "train-images-idx3-ubyte.gz": idx_bytes(rng.integers(0, 256, (6, 28, 28))),
+        "train-labels-idx1-ubyte.gz": idx_bytes(np.arange(6)),
+        "t10k-images-idx3-ubyte.gz": idx_bytes(rng.integers(0, 256, (4, 28, 28))),
+        "t10k-labels-idx1-ubyte.gz": idx_bytes(np.arange(4)),
+    }
+    files = tuple(RemoteFile(name, f"https://example.invalid/{name}", "train" if name.startswith("train") else "test",
+                             None, len(c), hashlib.sha256(c).hexdigest()) for name, c in contents.items())
+    return FileSet("tiny-fashion", files), write(tmp_path / "tiny-fashion", contents)
+
+
+def test_standard_normalize_uses_the_train_split_statistics(tiny_fashion):
+    from zoo_plugins.mnist_data import FASHION_CLASSES, PIXEL_STATS, load_idx_dataset
+
+    fileset, folder = tiny_fashion
+    unit = load_idx_dataset("fashion_mnist", fileset, FASHION_CLASSES, data_dir=str(folder))
+    standard = load_idx_dataset("fashion_mnist", fileset, FASHION_CLASSES, data_dir=str(folder), normalize="standard")
+    mean, std = PIXEL_STATS["fashion_mnist"]
+    for split in ("train", "test"):
+        assert standard[split][0].dtype == np.float32
+        np.testing.assert_allclose(standard[split][0], (unit[split][0] - mean) / std, rtol=1e-6, atol=1e-6)
+        np.testing.assert_array_equal(standard[split][1], unit[split][1])
+    assert unit["train"][0].min() >= 0.0 and standard["train"][0].min() < -0.8
+
+
+@pytest.mark.parametrize("name, normalize, message", [
+    ("fashion_mnist", "zscore", "normalize must be one of unit, standard, got 'zscore'"),
+    ("tiny-fashion", "standard", "needs its pixel statistics"),
+])
+def test_bad_normalize_is_refused_before_any_file_is_read(name, normalize, message, tmp_path):
+    from zoo_plugins.mnist_data import FASHION_CLASSES, load_idx_dataset
+
+    empty = tmp_path / "nothing-here"
+    with pytest.raises(DataError, match=message):
+        load_idx_dataset(name, FASHION_MNIST, FASHION_CLASSES, data_dir=str(empty), normalize=normalize)
+
+
+def test_predict_decodes_a_file_as_the_entry_normalizes(tmp_path):
+    import tensorflow as tf
+    from zoo_plugins.mnist_data import PIXEL_STATS
+
+    from zoo.registry import get_registry
+
+    pixels = np.arange(28 * 28, dtype=np.uint8).reshape(28, 28, 1) % 251
+    path = tmp_path / "item.png"
+    path.write_bytes(tf.io.encode_png(pixels).numpy())
+    decode = get_registry().dataset("fashion_mnist").decode
+    unit, standard = decode(str(path)), decode(str(path), normalize="standard")
+    np.testing.assert_allclose(unit[..., 0], pixels[..., 0] / 255.0, atol=1e-6)
+    mean, std = PIXEL_STATS["fashion_mnist"]
+    np.testing.assert_allclose(standard, (unit - mean) / std, rtol=1e-6, atol=1e-6)
+
+
+def test_real_fashion_mnist_standardised_has_zero_mean_unit_variance(shared_data):
+    splits = load_fashion_mnist(data_dir=str(shared_data / "fashion-mnist"), normalize="standard")
+    x = splits["train"][0]
+    assert abs(float(x.mean())) < 1e-3 and abs(float(x.std()) - 1.0) < 1e-3
