@@ -61,10 +61,11 @@ def show_cmd(ctx: click.Context, name: str, overrides: tuple[str, ...], summary:
 def _print_entry(data: dict[str, Any]) -> None:
     sources = data.pop("sources", {})
     click.echo(f"{data['name']}: {data.get('description', '')}")
+    width = max(len(key) for key in (*data["recipe"], "architecture"))
 
     def line(label: str, value: Any, source_key: str | None = None) -> None:
         source = sources.get(source_key or label)
-        click.echo(f"  {label:<18} {value}" + (f"    [{source}]" if source else ""))
+        click.echo(f"  {label:<{width}} {value}" + (f"    [{source}]" if source else ""))
 
     for part in ("architecture", "dataset"):
         ref = data[part]
