@@ -2,7 +2,7 @@
 record samples/s (fast entry under mixed_float16 on GPU, as issue 7 asks).
 
 The models are zoo's own: each entry is resolved from the catalogue and built by its plugin's
-builder, compiled with its recipe (zoo.runner.make_optimizer), with the data from zoo's
+builder, compiled with its recipe (zoo.runner.make_optimizer, zoo.losses.make_loss), with the data from zoo's
 `fashion_mnist` loader. Only the training loop differs from `zoo bench`: it calls Keras's `fit` on
 numpy arrays rather than zoo's tf.data pipeline, so the script also runs where TensorFlow is
 absent and Keras 3 runs on another backend (KERAS_BACKEND=jax), which is how it ran on the lent
@@ -35,6 +35,7 @@ def run(entry_name: str, epochs: int, policy: str | None, limit: int | None = No
     import numpy as np
 
     from zoo.catalogue import load_catalogue
+    from zoo.losses import make_loss
     from zoo.runner import make_optimizer, total_steps
 
     catalogue = load_catalogue()
@@ -53,7 +54,9 @@ def run(entry_name: str, epochs: int, policy: str | None, limit: int | None = No
                          **{**arch.params, **entry.architecture.params})
     # The schedule spans the warm-up epoch plus the timed ones, as the recipe's epochs would.
     entry.recipe.epochs = epochs + 1
-    model.compile(optimizer=make_optimizer(entry, total_steps(entry, len(x))), loss=entry.recipe.loss, metrics=list(entry.recipe.metrics))
+    model.compile(optimizer=make_optimizer(entry, total_steps(entry, len(x))),
+                  loss=make_loss(entry.recipe.loss, entry.recipe.label_smoothing),
+                  metrics=list(entry.recipe.metrics))
     batch = entry.recipe.batch_size
     model.fit(x, y, batch_size=batch, epochs=1, verbose=0)  # warm-up: tracing and compilation
     times = []
