@@ -2,7 +2,8 @@
 
 Each variant is a list of `zoo bench --set` overrides joined by `;` (the empty variant is the
 entry as catalogued). Every (variant, seed) pair runs `zoo bench ENTRY --no-store` in a fresh
-process, seeds innermost, so variants interleave with the machine's drift. Use it to measure what
+process, variants innermost: each seed runs every variant in turn, so the machine's drift falls
+on all variants alike and their times compare. Use it to measure what
 each part of a recipe is worth (an ablation), e.g. for `fashion-cnn-fast`:
 
     python benchmarks/recipe_sweep.py fashion-cnn-fast --seeds 0 1 2 \\
@@ -58,8 +59,8 @@ def main() -> None:
     from tabulate import tabulate
 
     runs = []
-    for variant in args.variant or [""]:
-        for seed in args.seeds:
+    for seed in args.seeds:
+        for variant in args.variant or [""]:
             row = zoo_bench(args.entry, *parse_variant(variant), f"seed={seed}")
             runs.append({"variant": variant, "seed": seed, "score": row["metrics"]["test"][args.metric],
                          "seconds": round(row["train_seconds"], 1), "epochs": row["epochs"]})

@@ -38,11 +38,13 @@ def test_summary_has_one_row_per_variant_in_order(sweep):
 
 @pytest.mark.slow
 def test_sweep_runs_zoo_bench_per_variant_and_seed():
-    out = subprocess.run([sys.executable, str(BENCHMARKS / "recipe_sweep.py"), "hello-dense", "--seeds", "0",
+    out = subprocess.run([sys.executable, str(BENCHMARKS / "recipe_sweep.py"), "hello-dense", "--seeds", "0", "1",
                           "--variant", "epochs=2", "--variant", "epochs=2; learning_rate=0.0", "--metric", "mae"],
                          capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
     runs = [json.loads(line) for line in out.stdout.splitlines() if line.startswith("{")]
-    assert [(r["variant"], r["epochs"]) for r in runs] == [("epochs=2", 2), ("epochs=2; learning_rate=0.0", 2)]
+    # variants interleave within each seed, so drift falls on both alike
+    assert [(r["seed"], r["variant"], r["epochs"]) for r in runs] == [
+        (0, "epochs=2", 2), (0, "epochs=2; learning_rate=0.0", 2), (1, "epochs=2", 2), (1, "epochs=2; learning_rate=0.0", 2)]
     assert runs[0]["score"] != runs[1]["score"]  # a zero learning rate leaves the weights untrained
     assert "| epochs=2; learning_rate=0.0 |" in out.stdout
