@@ -152,7 +152,7 @@ def peak_rss_mb() -> float:
 def inference_throughput(model: Any, entry: Any, registry: Any, max_samples: int = 2048,
                          min_seconds: float = 0.25, passes: int | None = None) -> dict[str, Any]:
     """Samples per second of ``model.predict`` on the entry's evaluation split (test, else
-    validation, else train), after a warm-up batch that traces the predict function; repeated
+    validation, else train), after a warm-up pass that traces the predict function; repeated
     until ``min_seconds`` have passed so tiny datasets still give a stable figure, or exactly
     ``passes`` times (under a multi-worker strategy every worker must run the same number of
     predict calls, each a collective, so a clock cannot decide when to stop)."""
@@ -174,7 +174,9 @@ def inference_throughput(model: Any, entry: Any, registry: Any, max_samples: int
     x = np.concatenate(chunks)[:max_samples]
     if len(x) >= batch_size:  # whole batches only: a ragged last batch would retrace
         x = x[: len(x) // batch_size * batch_size]
-    model.predict(x[:batch_size], batch_size=batch_size, verbose=0)  # warm-up: trace + allocate
+    # Warm-up on the very input timed below: with steps_per_execution > 1 a shorter input traces
+    # a different function than the timed one, whose tracing would then be timed.
+    model.predict(x, batch_size=batch_size, verbose=0)
     samples, start = 0, time.perf_counter()
     while True:
         model.predict(x, batch_size=batch_size, verbose=0)
