@@ -29,13 +29,12 @@ MARK = "=== zoo kernels: timed steps ==="
 
 def flops(kind: str, shape: str) -> float | None:
     """FLOPs of one call of a primitive, from the problem descriptor oneDNN logs."""
+    dims = {k: int(v) for k, v in re.findall(r"([a-z]+)(\d+)", shape)}
     if kind == "convolution":
-        dims = {k: int(v) for k, v in re.findall(r"([a-z]+)(\d+)", shape)}
         out_h, out_w = dims.get("oh", 1), dims.get("ow", 1)
         per_group_ic = dims["ic"] / dims.get("g", 1)  # grouped and depthwise convolutions
         return 2.0 * dims["mb"] * dims["oc"] * per_group_ic * dims.get("kh", 1) * dims.get("kw", 1) * out_h * out_w
     if kind == "inner_product":
-        dims = {k: int(v) for k, v in re.findall(r"([a-z]+)(\d+)", shape)}
         return 2.0 * dims["mb"] * dims["ic"] * dims["oc"]
     if kind in ("gemm_api", "matmul") and ":" in shape:
         (m, k), (_, n) = (tuple(int(v) for v in side.split("x")[-2:]) for side in shape.split(":")[:2])
