@@ -111,3 +111,20 @@ def test_tensorboard_without_its_package_is_a_clear_error(monkeypatch):
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "tensorboard" else real(name, *a))
     with pytest.raises(IncompatibleError, match=r"callback 'tensorboard'.*pip install 'zoo-models\[tensorboard\]'"):
         _train("fashion-dense", ["epochs=1", 'callbacks=["tensorboard"]'])
+
+
+def test_runs_in_the_same_second_get_their_own_folders(tmp_path, monkeypatch):
+    """Run folders are named to the second; a second run in that second must not share one."""
+    import time
+
+    from zoo.runner import reserve_run_dir
+
+    monkeypatch.setattr(time, "strftime", lambda fmt, *args: "20261127-120000")  # one second for all
+    folders = [reserve_run_dir(tmp_path / "runs", "fashion-dense") for _ in range(3)]
+    assert len(set(folders)) == 3 and all(f.is_dir() and not any(f.iterdir()) for f in folders)
+    assert [f.name.rsplit("-", 1)[-1] for f in folders[1:]] == ["2", "3"]
+
+
+def test_a_run_without_folder_callbacks_leaves_no_run_folder(zoo_env):
+    _train("fashion-dense", ["epochs=1", 'callbacks=[{name = "stop-at-accuracy", value = 2.0}]'])
+    assert not (zoo_env / "runs").exists()

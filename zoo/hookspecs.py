@@ -69,8 +69,8 @@ def register_callbacks(register: Callable[..., None]) -> None:
 
     ``factory(**params) -> keras.callbacks.Callback``. Besides its own params a factory may declare
     any of these keyword parameters, which zoo fills in for the run when the entry leaves them
-    unset: ``run_dir`` (a folder for this run's files), ``target`` (``{"metric": ..., "value": ...}``
-    or ``None``), ``entry`` (the entry's name).
+    unset: ``run_dir`` (an empty folder for this run's files, used by no other run),
+    ``target`` (``{"metric": ..., "value": ...}`` or ``None``), ``entry`` (the entry's name).
     """
 
 

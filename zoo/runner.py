@@ -252,10 +252,32 @@ def compile_model(model: Any, entry: Entry, steps: int | None = None, *, head_on
     )
 
 
-def make_callbacks(entry: Entry, registry: Registry, run_dir: Path) -> list[Any]:
-    """Instantiate the entry's callbacks, filling in the run context each factory asks for."""
+def reserve_run_dir(runs_dir: Path, entry_name: str) -> Path:
+    """Create and return a new, empty folder for one run: ENTRY-YYYYmmdd-HHMMSS-PID[-N].
+
+    Two runs of one entry in one process within the same second (a test, a sweep) get
+    different folders: mkdir without exist_ok is the atomic claim, and a taken name gets -2, -3...
+    """
+    base = f"{entry_name}-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
+    runs_dir.mkdir(parents=True, exist_ok=True)
+    candidate, n = runs_dir / base, 1
+    while True:
+        try:
+            candidate.mkdir()
+            return candidate
+        except FileExistsError:
+            n += 1
+            candidate = runs_dir / f"{base}-{n}"
+
+
+def make_callbacks(entry: Entry, registry: Registry, runs_dir: Path) -> list[Any]:
+    """Instantiate the entry's callbacks, filling in the run context each factory asks for.
+
+    The run's folder under ``runs_dir`` is created only when a callback asks for ``run_dir``,
+    so runs without such callbacks leave no empty folders behind.
+    """
+    run_dir: Path | None = None
     context = {
-        "run_dir": str(run_dir),
         "target": asdict(entry.target) if entry.target else None,
         "entry": entry.name,
     }
@@ -263,6 +285,9 @@ def make_callbacks(entry: Entry, registry: Registry, run_dir: Path) -> list[Any]
     for ref in entry.callbacks:
         spec = registry.callback(ref.name)
         params = {**spec.params, **ref.params}
+        if "run_dir" not in params and accepts_keyword(spec.factory, "run_dir"):
+            run_dir = run_dir or reserve_run_dir(runs_dir, entry.name)
+            params["run_dir"] = str(run_dir)
         for key, value in context.items():
             if key not in params and accepts_keyword(spec.factory, key):
                 params[key] = value
@@ -412,9 +437,8 @@ def train(entry: Entry, registry: Registry, *, save: bool = True, verbose: int |
     with make_strategy(strategy).scope():
         model = build_model(entry, registry)
         compile_model(model, entry, total_steps(entry, train_examples))
-    run_dir = settings.runs_dir() / f"{entry.name}-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
     timer = EpochTimer(entry.target)
-    callbacks = [timer, *make_callbacks(entry, registry, run_dir), *(extra_callbacks or [])]
+    callbacks = [timer, *make_callbacks(entry, registry, settings.runs_dir()), *(extra_callbacks or [])]
 
     datasets = {
         name: pipeline(split, recipe.batch_size, training=(name == "train"), seed=recipe.seed,
