@@ -231,7 +231,7 @@ def compile_model(model: Any, entry: Entry, steps: int | None = None, *, head_on
     ``jit_compile = "optimizer"`` asks XLA only for the optimizer's weight update (fused into one
     pass over the weights), in any training, leaving matmuls and convolutions to oneDNN."""
     from zoo.losses import make_loss
-    from zoo.tfcompat import jit_optimizer_update
+    from zoo.tfcompat import jit_optimizer_update, steps_per_execution_for_strategy
 
     recipe = entry.recipe
     jit = recipe.jit_compile
@@ -248,7 +248,7 @@ def compile_model(model: Any, entry: Entry, steps: int | None = None, *, head_on
         loss=make_loss(recipe.loss, recipe.label_smoothing),
         metrics=list(recipe.metrics),
         jit_compile=jit,
-        steps_per_execution=recipe.steps_per_execution,
+        steps_per_execution=steps_per_execution_for_strategy(recipe.steps_per_execution),
     )
 
 

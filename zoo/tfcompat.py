@@ -29,6 +29,11 @@ it when it creates a ``MultiWorkerMirroredStrategy`` (:mod:`zoo.tfruntime`), nev
 The test that proves it (two workers on localhost, synchronous weights, a correct mean) is
 ``tests/test_multiworker.py``; when a Keras release fixes the bugs, that test says whether the
 patch can go.
+
+**Several steps per execution under several replicas** (:func:`steps_per_execution_for_strategy`).
+Keras 3.15's multi-step loop (``steps_per_execution > 1``, a ``tf.while_loop`` over optional
+inputs) fails under any strategy with more than one replica: "You must feed a value for
+placeholder tensor 'while/…/Placeholder'". zoo then runs one step per execution and says so.
 """
 from __future__ import annotations
 
@@ -106,3 +111,20 @@ def jit_optimizer_update(optimizer: Any) -> bool:
     backend_update_step.zoo_patch = True  # type: ignore[attr-defined]
     optimizer._backend_update_step = backend_update_step
     return True
+
+
+def steps_per_execution_for_strategy(requested: int) -> int:
+    """The ``steps_per_execution`` to compile with under the current ``tf.distribute`` strategy:
+    ``requested``, or 1 where Keras's multi-step loop fails (more than one replica in sync)."""
+    if requested <= 1:
+        return requested
+    import sys
+
+    import tensorflow as tf
+
+    replicas = tf.distribute.get_strategy().num_replicas_in_sync
+    if replicas == 1:
+        return requested
+    print(f"zoo: note: steps_per_execution = {requested} runs as 1 under {replicas} replicas "
+          "(Keras's multi-step loop fails under a multi-replica strategy)", file=sys.stderr)
+    return 1
