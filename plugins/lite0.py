@@ -31,6 +31,7 @@ from typing import Any
 import zoo
 from zoo import settings
 from zoo.errors import UnknownNameError, ZooError
+from zoo_plugins.model_parts import describe_error, load_weights_or_raise
 
 ARCHITECTURE = "efficientnet-lite0"
 IMAGENET = "imagenet-lite0"
@@ -347,11 +348,9 @@ def build_efficientnet_lite0(
 
     full = _graph(tuple(input_shape), input_range, IMAGENET_CLASSES)
     if weights_file is not None:
-        try:
-            full.load_weights(weights_file)
-        except (ValueError, KeyError) as exc:
-            raise MissingWeightsError(f"architecture {ARCHITECTURE!r}: {weights_file} is not a weights file "
-                                      f"of the full EfficientNet-Lite0 ({exc})") from None
+        load_weights_or_raise(full, weights_file, lambda exc: MissingWeightsError(
+            f"architecture {ARCHITECTURE!r}: {weights_file} is not a weights file of the full "
+            f"EfficientNet-Lite0 ({describe_error(exc)})"))
 
     if include_top:
         if out_units == IMAGENET_CLASSES:

@@ -7,7 +7,8 @@ TensorFlow at module level.
 """
 from __future__ import annotations
 
-from typing import Any
+import warnings
+from typing import Any, Callable
 
 
 def output_layer(task: str, num_classes: int, name: str = "output") -> Any:
@@ -102,3 +103,26 @@ def build_conv_stack(
         layers.append(keras.layers.Dropout(float(dropout), name="dropout"))
     layers.append(output_layer(task, num_classes))
     return keras.Sequential(layers, name=name)
+
+
+def load_weights_or_raise(model: Any, path: str, error: Callable[[Exception], Exception]) -> None:
+    """``model.load_weights(path)``, raising ``error(exc)`` when it fails.
+
+    On a file that does not fit, Keras warns once per layer group it skips (dozens for
+    InceptionV3) before it raises; zoo's own error says what is wrong, so those warnings are
+    dropped then. A load that succeeds re-issues whatever Keras warned, so nothing is hidden.
+    """
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            model.load_weights(path)
+        except Exception as exc:  # h5py/keras raise many types for corrupt or foreign files
+            raise error(exc) from exc
+    for warning in caught:
+        warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
+
+
+def describe_error(exc: Exception) -> str:
+    """``Type: first line`` of an exception (Keras's load errors run to many lines)."""
+    first = (str(exc).strip().splitlines() or [""])[0][:300]
+    return f"{type(exc).__name__}: {first}"

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import zoo
+from zoo_plugins.model_parts import describe_error, load_weights_or_raise, output_layer
 
 IMAGENET_NOTOP_FILE = "inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5"
 MIN_SIZE = 75  # keras.applications.InceptionV3 with include_top=False
@@ -73,14 +74,9 @@ def _inception(input_shape: tuple[int, ...], weights: Any) -> Any:
     if not (path.name.endswith(".h5") or path.name.endswith(".hdf5") or path.name.endswith(".keras")):
         raise DataError(f"architecture inception-v3: weights file {path} must be .weights.h5, .h5 or .keras")
     model = keras.applications.InceptionV3(include_top=False, weights=None, input_shape=shape)
-    try:
-        model.load_weights(str(path))
-    except Exception as exc:  # h5py/keras raise many types for corrupt or foreign files
-        first = (str(exc).strip().splitlines() or [""])[0][:300]
-        raise DataError(
-            f"architecture inception-v3: weights file {path} cannot be loaded into InceptionV3 "
-            f"(include_top=False): {type(exc).__name__}: {first}"
-        ) from exc
+    load_weights_or_raise(model, str(path), lambda exc: DataError(
+        f"architecture inception-v3: weights file {path} cannot be loaded into InceptionV3 "
+        f"(include_top=False): {describe_error(exc)}"))
     return model
 
 
@@ -108,7 +104,6 @@ def build_inception_transfer(
     import keras
 
     from zoo.feature_cache import BASE_NAME, HEAD_NAME, FineTune, flat_layers
-    from zoo_plugins.model_parts import output_layer
 
     if input_scaling not in SCALINGS:
         raise ValueError(f"input_scaling must be one of {', '.join(SCALINGS)}, not {input_scaling!r}")

@@ -149,6 +149,21 @@ def test_conversion_layout_on_a_synthetic_checkpoint(tmp_path: Path) -> None:
         lite0.build_efficientnet_lite0((64, 64, 3), 1, task="binary", weights=str(tmp_path / "broken.pth"))
 
 
+def test_a_foreign_weights_file_is_one_clear_error(tmp_path: Path) -> None:
+    import warnings
+
+    import keras
+
+    other = tmp_path / "other.weights.h5"
+    keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)]).save_weights(other)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with pytest.raises(lite0.MissingWeightsError,
+                           match=r"other.weights.h5 is not a weights file of the full EfficientNet-Lite0 \(ValueError: "):
+            lite0.build_efficientnet_lite0((64, 64, 3), 1, task="binary", weights=str(other))
+    assert not [w for w in caught if "Skipping" in str(w.message)]
+
+
 def test_saves_and_loads_in_keras_safe_mode(tmp_path: Path) -> None:
     import keras
 

@@ -6,6 +6,7 @@ the course's ``local_weights_file``.
 """
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import pytest
@@ -81,8 +82,36 @@ def test_wrong_weights_file_is_a_clear_error(tmp_path):
 
     other = tmp_path / "other.weights.h5"
     keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)]).save_weights(other)
-    with pytest.raises(DataError, match="other.weights.h5 cannot be loaded into InceptionV3"):
-        build_inception_transfer((75, 75, 3), 1, weights=str(other))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with pytest.raises(DataError, match="other.weights.h5 cannot be loaded into InceptionV3"):
+            build_inception_transfer((75, 75, 3), 1, weights=str(other))
+    # Keras warns once per skipped layer group (dozens) before it raises; zoo's error replaces them.
+    assert not [w for w in caught if "Skipping" in str(w.message)]
+
+
+class _Loadable:
+    """Something with Keras's ``load_weights`` signature that warns, then fails or not."""
+
+    def __init__(self, fail: bool) -> None:
+        self.fail = fail
+
+    def load_weights(self, path: str) -> None:
+        warnings.warn(f"Skipping a group of {path}", UserWarning, stacklevel=2)
+        if self.fail:
+            raise ValueError("does not fit")
+
+
+def test_weight_loading_keeps_warnings_of_a_load_that_works_and_drops_those_of_one_that_fails():
+    from zoo_plugins.model_parts import load_weights_or_raise
+
+    with pytest.warns(UserWarning, match="Skipping a group of w.h5"):
+        load_weights_or_raise(_Loadable(fail=False), "w.h5", RuntimeError)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with pytest.raises(DataError, match="w.h5: does not fit") as raised:
+            load_weights_or_raise(_Loadable(fail=True), "w.h5", lambda exc: DataError(f"w.h5: {exc}"))
+    assert not caught and isinstance(raised.value.__cause__, ValueError)
 
 
 def test_unknown_cut_or_fine_tune_layer_is_reported_by_the_runner():
