@@ -206,8 +206,9 @@ def cached_features(forward: Any, entry: Entry, registry: Registry, split_name: 
 
 def prepare(model: Any, entry: Entry, registry: Registry, splits: dict[str, Any],
             augment: Any) -> tuple[Any, dict[str, Any], dict[str, Any]] | None:
-    """For ``recipe.feature_cache``: ``(head, batched cached datasets, info)`` to train the head
-    on, or ``None`` (with a note) when augmentation turns the cache off."""
+    """For ``recipe.feature_cache``: ``(head trainer, batched cached datasets, info)`` to train the
+    head on (:func:`head_trainer`, compiled), or ``None`` (with a note) when augmentation turns the
+    cache off."""
     from zoo.runner import compile_model, pipeline, total_steps
 
     parts = split_frozen_base(model)
@@ -243,10 +244,27 @@ def prepare(model: Any, entry: Entry, registry: Registry, splits: dict[str, Any]
         datasets[name] = pipeline((features, labels), recipe.batch_size, training=(name == "train"), seed=recipe.seed,
                                   cache=recipe.cache, shuffle_buffer=recipe.shuffle_buffer,
                                   autotune=recipe.data_autotune)
-    # Created under the same tf.distribute strategy as the model's variables.
+    trainer = head_trainer(head)
+    # The trainer takes over the full model's optimizer (same recipe; the same schedule, since it
+    # sees as many examples), so the saved full model carries the trained optimizer state and
+    # loads without Keras's "Skipping variable loading for optimizer" warning. Compiled under the
+    # same tf.distribute strategy as the model's variables.
     with head.distribute_strategy.scope():
-        compile_model(head, entry, steps, head_only=True)
-    return head, datasets, info
+        compile_model(trainer, entry, steps, head_only=True, optimizer=model.optimizer)
+    return trainer, datasets, info
+
+
+def head_trainer(head: Any) -> Any:
+    """A model over the head's own layers (same weight objects) to compile and fit on cached
+    features, so that the head nested in the full model stays uncompiled: a compiled nested model
+    is saved with its own compile config and optimizer slot, and loading it then warns about an
+    optimizer with no saved state. A head without symbolic inputs (subclassed) is used as it is."""
+    import keras
+
+    try:
+        return keras.Model(head.inputs, head.outputs, name=f"{HEAD_NAME}_on_cached_features")
+    except (AttributeError, ValueError):
+        return head
 
 
 # -- fine-tuning ---------------------------------------------------------------------------------

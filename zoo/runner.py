@@ -225,17 +225,20 @@ def total_steps(entry: Entry, train_examples: int) -> int:
     return entry.recipe.epochs * per_epoch
 
 
-def compile_model(model: Any, entry: Entry, steps: int | None = None, *, head_only: bool = False) -> None:
+def compile_model(model: Any, entry: Entry, steps: int | None = None, *, head_only: bool = False,
+                  optimizer: Any = None) -> None:
     """Compile with the recipe. ``jit_compile = "head"`` asks XLA only for a head trained on
     cached features (``head_only``): XLA speeds up dense layers but slows convolutions on CPU.
     ``jit_compile = "optimizer"`` asks XLA only for the optimizer's weight update (fused into one
-    pass over the weights), in any training, leaving matmuls and convolutions to oneDNN."""
+    pass over the weights), in any training, leaving matmuls and convolutions to oneDNN.
+    ``optimizer`` reuses an optimizer instead of making the recipe's (see zoo.feature_cache)."""
     from zoo.losses import make_loss
     from zoo.tfcompat import jit_optimizer_update, steps_per_execution_for_strategy
 
     recipe = entry.recipe
     jit = recipe.jit_compile
-    optimizer = make_optimizer(entry, steps)
+    if optimizer is None:
+        optimizer = make_optimizer(entry, steps)
     if jit == "head":
         jit = head_only
     elif jit == "optimizer":
