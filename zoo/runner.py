@@ -6,6 +6,7 @@ CLI) works without TensorFlow.
 """
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
@@ -273,27 +274,32 @@ def reserve_run_dir(runs_dir: Path, entry_name: str) -> Path:
             candidate = runs_dir / f"{base}-{n}"
 
 
+def fill_callback_context(factory: Callable[..., Any], params: dict[str, Any],
+                          context: dict[str, Callable[[], Any]]) -> dict[str, Any]:
+    """``params`` plus every run-context key (``run_dir``, ``target``, ``entry``) that ``factory``
+    declares and ``params`` leave unset. Each value is made only when a factory asks for it."""
+    for key, make in context.items():
+        if key not in params and accepts_keyword(factory, key):
+            params[key] = make()
+    return params
+
+
 def make_callbacks(entry: Entry, registry: Registry, runs_dir: Path) -> list[Any]:
     """Instantiate the entry's callbacks, filling in the run context each factory asks for.
 
-    The run's folder under ``runs_dir`` is created only when a callback asks for ``run_dir``,
-    so runs without such callbacks leave no empty folders behind.
+    The run's folder under ``runs_dir`` is created only when a callback asks for ``run_dir``
+    (then once, shared by the run's callbacks), so other runs leave no empty folders behind.
     """
-    run_dir: Path | None = None
-    context = {
-        "target": asdict(entry.target) if entry.target else None,
-        "entry": entry.name,
+    target = asdict(entry.target) if entry.target else None
+    context: dict[str, Callable[[], Any]] = {
+        "run_dir": functools.cache(lambda: str(reserve_run_dir(runs_dir, entry.name))),
+        "target": lambda: target,
+        "entry": lambda: entry.name,
     }
     callbacks = []
     for ref in entry.callbacks:
         spec = registry.callback(ref.name)
-        params = {**spec.params, **ref.params}
-        if "run_dir" not in params and accepts_keyword(spec.factory, "run_dir"):
-            run_dir = run_dir or reserve_run_dir(runs_dir, entry.name)
-            params["run_dir"] = str(run_dir)
-        for key, value in context.items():
-            if key not in params and accepts_keyword(spec.factory, key):
-                params[key] = value
+        params = fill_callback_context(spec.factory, {**spec.params, **ref.params}, context)
         try:
             callbacks.append(spec.factory(**params))
         except (TypeError, ValueError) as exc:

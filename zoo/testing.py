@@ -54,8 +54,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 from zoo import PROJECT_NAME, hookspecs
-from zoo.registry import Registry, accepts_keyword, collect
-from zoo.runner import reserve_run_dir
+from zoo.registry import Registry, collect
+from zoo.runner import fill_callback_context, reserve_run_dir
 from zoo.specs import ArchitectureSpec, CallbackSpec, DatasetSpec
 
 __all__ = [
@@ -676,16 +676,15 @@ def _check_callback(ctx: _Context, part: str) -> list[str]:
     import keras
 
     spec: CallbackSpec = ctx.registry.callbacks[part]
-    context = {"target": None, "entry": "zoo-contract-check"}
+    context: dict[str, Callable[[], Any]] = {  # as in a run; each variant gets its own folder
+        "run_dir": lambda: str(reserve_run_dir(ctx.workdir / "runs", "zoo-contract-check")),
+        "target": lambda: None,
+        "entry": lambda: "zoo-contract-check",
+    }
     problems = []
     for params, where in _param_variants(ctx, "callbacks", spec):
         suffix = "" if where == "default params" else f" ({where})"
-        params = dict(params)
-        if "run_dir" not in params and accepts_keyword(spec.factory, "run_dir"):
-            params["run_dir"] = str(reserve_run_dir(ctx.workdir / "runs", "zoo-contract-check"))  # as in a run
-        for key, value in context.items():
-            if key not in params and accepts_keyword(spec.factory, key):
-                params[key] = value
+        params = fill_callback_context(spec.factory, dict(params), context)
         try:
             callback = spec.factory(**params)
         except Exception as exc:

@@ -37,6 +37,7 @@ placeholder tensor 'while/…/Placeholder'". zoo then runs one step per executio
 """
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 
@@ -118,8 +119,6 @@ def steps_per_execution_for_strategy(requested: int) -> int:
     ``requested``, or 1 where Keras's multi-step loop fails (more than one replica in sync)."""
     if requested <= 1:
         return requested
-    import sys
-
     import tensorflow as tf
 
     replicas = tf.distribute.get_strategy().num_replicas_in_sync
