@@ -7,7 +7,6 @@ import ast
 import subprocess
 import sys
 import types
-from pathlib import Path
 
 import pytest
 

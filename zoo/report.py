@@ -340,19 +340,21 @@ def render_comparison(results: Sequence[dict[str, Any]], fmt: str = "simple") ->
     """Comparison results as JSON, CSV or a table."""
     if fmt == "json":
         return json.dumps(_json_safe(list(results)), indent=2, default=str)
+
+    def ratio(r: dict[str, Any], key: str) -> str:
+        return "-" if r.get(key) is None else f"×{r[key]:.2f}"
+
     rows = []
     for r in results:
-        ratio = lambda key: "-" if r.get(key) is None else f"×{r[key]:.2f}"  # noqa: E731
-        value = lambda key: _num(r.get(key), 4)  # noqa: E731
         rows.append({
             "entry": r["entry"],
-            "train time": ratio("train_seconds_ratio"),
-            "samples/s": ratio("samples_per_second_ratio"),
-            "to target": ratio("time_to_target_seconds_ratio"),
-            "infer/s": ratio("inference_samples_per_second_ratio"),
+            "train time": ratio(r, "train_seconds_ratio"),
+            "samples/s": ratio(r, "samples_per_second_ratio"),
+            "to target": ratio(r, "time_to_target_seconds_ratio"),
+            "infer/s": ratio(r, "inference_samples_per_second_ratio"),
             "metric": f"{r['split']} {r['metric']}" if r.get("split") else "-",
-            "baseline": value("baseline_value"),
-            "candidate": value("candidate_value"),
+            "baseline": _num(r.get("baseline_value"), 4),
+            "candidate": _num(r.get("candidate_value"), 4),
             "verdict": r["verdict"] + (f": {'; '.join(r['reasons'])}" if r["reasons"] else ""),
         })
     return _records_text(rows, fmt, first_column="entry")
