@@ -2,8 +2,7 @@
 or its timings compare different computations."""
 from __future__ import annotations
 
-import importlib.util
-import sys
+import importlib
 from pathlib import Path
 
 import numpy as np
@@ -12,16 +11,10 @@ import pytest
 BENCHMARKS = Path(__file__).parents[1] / "benchmarks"
 
 
-@pytest.fixture(scope="module")
-def conv_gradients():
-    sys.path.insert(0, str(BENCHMARKS))  # the script imports its sibling _common
-    try:
-        spec = importlib.util.spec_from_file_location("bench_conv_gradients", BENCHMARKS / "conv_gradients.py")
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        yield module
-    finally:
-        sys.path.remove(str(BENCHMARKS))
+@pytest.fixture
+def conv_gradients(monkeypatch):
+    monkeypatch.syspath_prepend(str(BENCHMARKS))  # the script imports its sibling _common
+    return importlib.import_module("conv_gradients")
 
 
 @pytest.mark.parametrize("cin, cout, size", [(1, 4, 9), (3, 5, 7)])
