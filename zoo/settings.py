@@ -8,6 +8,12 @@
 | ``ZOO_REGISTRY`` | user catalogue files (``os.pathsep``-separated), merged over the packaged one |
 | ``ZOO_STRICT_PLUGINS=1`` | a plugin that fails to load is fatal instead of being skipped |
 | ``ZOO_DISABLE_PLUGINS=a,b`` | plugins (entry-point names) not to load |
+| ``ZOO_DATA_ORIGIN`` | a mirror's base URL that replaces every dataset's download origin (file names kept) |
+| ``ZOO_REQUIRE_DATA=1`` | tests fail, instead of skipping, when ``../shared/data`` or an optional package is missing |
+| ``ZOO_CPU_DEVICES=N`` | split the host CPU into N logical devices (``--cpu-devices``; set before TensorFlow starts) |
+| ``ZOO_MULTIWORKER=1`` | create the multi-worker strategy at TensorFlow start-up (``--strategy multiworker`` sets it) |
+
+Every ``ZOO_*`` variable is read here and nowhere else.
 """
 from __future__ import annotations
 
@@ -59,3 +65,25 @@ def disabled_plugins() -> set[str]:
 def user_catalogues() -> list[Path]:
     value = os.environ.get("ZOO_REGISTRY", "")
     return [Path(p).expanduser() for p in value.split(os.pathsep) if p.strip()]
+
+
+def data_origin() -> str | None:
+    """``ZOO_DATA_ORIGIN``: a base URL (a mirror) that replaces every dataset's download origin."""
+    value = os.environ.get("ZOO_DATA_ORIGIN", "").strip()
+    return value.rstrip("/") or None
+
+
+def require_data() -> bool:
+    """``ZOO_REQUIRE_DATA=1``: a missing real dataset or optional package fails a test, not skips it."""
+    return flag("ZOO_REQUIRE_DATA")
+
+
+def cpu_devices() -> int | None:
+    """``ZOO_CPU_DEVICES``: logical CPU devices to split the host CPU into (None: TensorFlow's one)."""
+    value = os.environ.get("ZOO_CPU_DEVICES", "").strip()
+    return int(value) if value else None
+
+
+def multiworker() -> bool:
+    """``ZOO_MULTIWORKER=1``: make the multi-worker strategy when TensorFlow starts."""
+    return flag("ZOO_MULTIWORKER")

@@ -15,6 +15,8 @@ import tempfile
 from collections.abc import Iterator
 from typing import Any
 
+from zoo import settings
+
 _STATE: dict[str, Any] = {}
 
 
@@ -66,7 +68,7 @@ def import_tensorflow(
         if inter_op_threads is not None:
             tf.config.threading.set_inter_op_parallelism_threads(int(inter_op_threads))
         _split_cpu(tf)
-        if os.environ.get("ZOO_MULTIWORKER", "").strip().lower() in ("1", "true", "yes", "on"):
+        if settings.multiworker():
             # MultiWorkerMirroredStrategy configures collective ops, which TensorFlow accepts only
             # before it initialises its devices; later instances in this process then work.
             _STATE["multiworker"] = tf.distribute.MultiWorkerMirroredStrategy()
@@ -84,13 +86,12 @@ def _split_cpu(tf: Any) -> None:
     """``ZOO_CPU_DEVICES=N`` splits the host CPU into N logical devices, so that
     ``MirroredStrategy`` can run N replicas on a machine without GPUs (tests, benchmarks of the
     distribution overhead). Must happen before TensorFlow initialises its devices."""
-    value = os.environ.get("ZOO_CPU_DEVICES", "").strip()
-    if not value:
-        return
     try:
-        count = int(value)
+        count = settings.cpu_devices()
     except ValueError:
-        raise ValueError(f"ZOO_CPU_DEVICES must be a whole number, not {value!r}") from None
+        raise ValueError(f"ZOO_CPU_DEVICES must be a whole number, not {os.environ.get('ZOO_CPU_DEVICES')!r}") from None
+    if not count:
+        return
     cpus = tf.config.list_physical_devices("CPU")
     if count > 1 and cpus:
         tf.config.set_logical_device_configuration(cpus[0], [tf.config.LogicalDeviceConfiguration()] * count)
