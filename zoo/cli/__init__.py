@@ -27,6 +27,7 @@ COMMANDS: dict[str, str] = {
     "bench": "zoo.cli.bench_cmds:bench_cmd",
     "runs": "zoo.cli.bench_cmds:runs_cmd",
     "compare": "zoo.cli.bench_cmds:compare_cmd",
+    "report": "zoo.cli.report_cmds:report_cmd",
     "new-plugin": "zoo.cli.plugin_cmds:new_plugin_cmd",
 }
 
