@@ -23,16 +23,19 @@ from pathlib import Path
 from typing import Any
 
 from zoo_plugins.data_sources import (
+    Progress,
     cache_root,
+    check_archive,
     describe_places,
+    download_file,
+    origin_url,
     safe_extract,
     search_path,
     three_ways,
 )
 
 import zoo
-from zoo import settings
-from zoo.errors import DataError
+from zoo.api import DataError, offline
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".gif", ".bmp")
 COLOR_MODES = {"rgb": 3, "grayscale": 1, "rgba": 4}
@@ -153,6 +156,9 @@ class Archive:
     url: str
     split: str
     subdir: str = ""  # the folder inside the archive holding the class folders ("" = its root)
+    # Of the archive file, checked on download where declared. The official archives' are not
+    # declared (none could be computed from a verified copy); their zip CRCs are checked instead.
+    sha256: str | None = None
 
 
 @dataclass(frozen=True)
@@ -212,36 +218,59 @@ def _folder_bytes(root: Path) -> int:
     return sum(p.stat().st_size for p in root.rglob("*") if p.is_file())
 
 
-def download_layout(name: str, layout: ImageLayout) -> Path:
-    """Download the official archives (keras.utils.get_file) and extract them safely into
-    ``cache/<key>/<split>/``."""
-    if settings.offline():
-        raise DataError("ZOO_OFFLINE=1 forbids downloading")
-    import keras
+def _verify_archive(path: Path, archive: Archive, url: str, target: Path) -> None:
+    """A downloaded archive is kept only if its sha256 matches (where declared) and it is a whole
+    zip or tar (every CRC) whose members all stay inside ``target``."""
+    if archive.sha256:
+        got = hashlib.sha256(path.read_bytes()).hexdigest()
+        if got != archive.sha256:
+            raise DataError(f"download refused: the file downloaded from {url} is not the expected archive: "
+                            f"sha256 is {got}, expected {archive.sha256}; nothing was cached")
+    try:
+        check_archive(path, target, what=f"the archive downloaded from {url}", deep=True)
+    except DataError as exc:
+        raise DataError(f"download refused: {str(exc).split('; delete it')[0]}; nothing was cached") from None
 
+
+def download_layout(name: str, layout: ImageLayout, *, origin: str | None = None, timeout: float | None = None,
+                    progress: Progress | None = None) -> Path:
+    """Download the dataset's archives (from ``origin`` or ``ZOO_DATA_ORIGIN`` where set, a
+    mirror) into ``cache/<key>/downloads/``, each verified before it is kept; then extract them
+    safely and move each split into ``cache/<key>/<split>/``. Every archive is downloaded before
+    any split is put in place, so a failed download never leaves a cache copy missing a split."""
+    import shutil
+
+    if offline():
+        raise DataError("ZOO_OFFLINE=1 forbids downloading")
     root = cache_root() / layout.key
     downloads = root / "downloads"
+    fetched: dict[str, Path] = {}
     for archive in layout.archives:
         fname = archive.url.rsplit("/", 1)[1]
-        try:
-            path = Path(keras.utils.get_file(fname=fname, origin=archive.url,
-                                             cache_dir=str(cache_root()), cache_subdir=f"{layout.key}/downloads"))
-        except Exception as exc:  # noqa: BLE001  URLError, HTTPError, ValueError...
-            raise DataError(f"downloading {archive.url} failed: {exc}") from None
+        path, staging = downloads / fname, downloads / f"{fname}.extracted"
+        if archive.url not in fetched and not path.is_file():
+            url = origin_url(archive.url, origin)
+            download_file(url, path, verify=lambda p, a=archive, u=url, t=staging: _verify_archive(p, a, u, t),
+                          timeout=timeout, progress=progress)
+        fetched[archive.url] = path
+    for archive in layout.archives:
+        fname = archive.url.rsplit("/", 1)[1]
         staging = downloads / f"{fname}.extracted"
         if not staging.is_dir():
             tmp = downloads / f"{fname}.tmp"
-            import shutil
-
             shutil.rmtree(tmp, ignore_errors=True)
-            safe_extract(path, tmp)
+            safe_extract(fetched[archive.url], tmp)
             os.replace(tmp, staging)
         source = staging / archive.subdir if archive.subdir else staging
+        if not source.is_dir():
+            raise DataError(f"dataset {name!r}: {fname} has no folder {archive.subdir!r}; delete {staging} "
+                            "and fetch it again")
         target = root / archive.split
         if not target.exists():
-            import shutil
-
-            shutil.copytree(source, target)
+            tmp = root / f".{archive.split}.part"
+            shutil.rmtree(tmp, ignore_errors=True)
+            shutil.copytree(source, tmp)
+            os.replace(tmp, target)  # never a half-copied split under its final name
     return root
 
 
@@ -443,19 +472,20 @@ def _image_shape(image_size: Any = (150, 150), color_mode: str = "rgb", **_: Any
 
 
 # -- named datasets -----------------------------------------------------------------------------------
-def _named_root(name: str, layout: ImageLayout, data_dir: str | None, download: bool) -> tuple[Path, str]:
+def _named_root(name: str, layout: ImageLayout, data_dir: str | None, download: bool, *, origin: str | None = None,
+                timeout: float | None = None, progress: Progress | None = None) -> tuple[Path, str]:
     try:
         root, label, _ = find_image_root(layout, data_dir)
     except FileNotFoundError as missing:
         looked = str(missing)
         if download and not data_dir and layout.archives:
             try:
-                return download_layout(name, layout), "downloaded"
+                return download_layout(name, layout, origin=origin, timeout=timeout, progress=progress), "downloaded"
             except DataError as exc:
                 looked = f"{exc}. Looked in: {looked}"
         else:
             looked = f"Looked in: {looked}"
-        origins = " and ".join(dict.fromkeys(a.url for a in layout.archives))
+        origins = " and ".join(dict.fromkeys(origin_url(a.url, origin) for a in layout.archives))
         raise DataError(f"dataset {name!r}: no copy found (a folder with train/<class>/ and validation/<class>/ "
                         f"image folders). {three_ways(name, layout.key, 'it', origins)}. {looked}") from None
     verify_manifest(root)
@@ -463,8 +493,9 @@ def _named_root(name: str, layout: ImageLayout, data_dir: str | None, download: 
 
 
 def named_loader(name: str, layout: ImageLayout) -> Callable[..., dict[str, Any]]:
-    def load(data_dir: str | None = None, validation_dir: str | None = None, **params: Any) -> dict[str, Any]:
-        root, _ = _named_root(name, layout, data_dir, download=True)
+    def load(data_dir: str | None = None, validation_dir: str | None = None, origin: str | None = None,
+             download_timeout: float | None = None, **params: Any) -> dict[str, Any]:
+        root, _ = _named_root(name, layout, data_dir, download=True, origin=origin, timeout=download_timeout)
         train, validation = _resolve_dirs(root, validation_dir)
         return load_folders(name, train, validation, expected=layout.expected, **params)
 
@@ -488,10 +519,12 @@ def named_locate(name: str, layout: ImageLayout) -> Callable[..., dict[str, Any]
 
 
 def named_fetch(name: str, layout: ImageLayout) -> Callable[..., dict[str, Any]]:
-    def fetch(data_dir: str | None = None, **_: Any) -> dict[str, Any]:
+    def fetch(data_dir: str | None = None, origin: str | None = None, download_timeout: float | None = None,
+              progress: Progress | None = None, **_: Any) -> dict[str, Any]:
         import shutil
 
-        root, label = _named_root(name, layout, data_dir, download=True)
+        root, label = _named_root(name, layout, data_dir, download=True, origin=origin, timeout=download_timeout,
+                                  progress=progress)
         target = cache_root() / layout.key
         if root.resolve() != target.resolve():
             train, validation = _split_dirs(root) or (root, None)
@@ -575,7 +608,8 @@ def register_datasets(register):
           "https://storage.googleapis.com/mledu-datasets/cats_and_dogs_filtered.zip"),
          "research and benchmarking use only (Asirra terms); do not redistribute"),
     ):
-        params = {**binary_params, "image_size": size}
+        # origin: a mirror's base URL for the archives (ZOO_DATA_ORIGIN for every dataset).
+        params = {**binary_params, "image_size": size, "origin": None, "download_timeout": 30.0}
         register(
             name, named_loader(name, layout), task="binary", input_shape=_image_shape, num_classes=1,
             description=description, params=params, tags=tags, source=source, licence=licence,

@@ -23,7 +23,7 @@ from zoo_plugins.data_sources import (
 )
 
 import zoo
-from zoo.errors import DataError
+from zoo.api import DataError
 
 FASHION_ORIGIN = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/"  # Keras's own mirror
 # The MNIST mirror Google's tutorials use (yann.lecun.com, the original, now often refuses).
@@ -84,6 +84,8 @@ PARAMS: dict[str, Any] = {
     "channel_axis": True,
     "augment": False,
     "normalize": "unit",
+    "origin": None,  # a mirror's base URL for downloads (file names kept); ZOO_DATA_ORIGIN for every dataset
+    "download_timeout": 30.0,  # seconds without data from the server before a download fails
 }
 #: ``normalize`` values: ``unit`` is the course's ``x / 255``; ``standard`` then subtracts the
 #: train split's pixel mean and divides by its standard deviation.
@@ -151,9 +153,11 @@ def _split_arrays(contents: dict[str, bytes], images: str, labels: str, channel_
 
 def load_idx_dataset(name: str, fileset: FileSet, class_names: list[str], *, data_dir: str | None = None,
                      validation_split: float = 0.0, seed: int = 0, channel_axis: bool = True,
-                     augment: bool = False, normalize: str = "unit", partial_ok: bool = False) -> dict[str, Any]:
+                     augment: bool = False, normalize: str = "unit", partial_ok: bool = False,
+                     origin: str | None = None, download_timeout: float | None = None) -> dict[str, Any]:
     """The splits of an IDX dataset: ``train`` (60k), ``test`` (10k), optionally ``validation``
-    carved from train (a seeded permutation, so the same examples every run)."""
+    carved from train (a seeded permutation, so the same examples every run). Missing files are
+    downloaded (from ``origin``, a mirror, when given) where allowed."""
     import numpy as np
 
     _check_normalize(name, normalize)  # before any file is read
@@ -161,7 +165,8 @@ def load_idx_dataset(name: str, fileset: FileSet, class_names: list[str], *, dat
         raise DataError(f"dataset {name!r}: validation_split must be in [0, 1), got {validation_split}")
     if augment and not channel_axis:
         raise DataError(f"dataset {name!r}: augment needs channel_axis=true (image layers take (H, W, C))")
-    contents = resolve_files(name, fileset, data_dir, required="any-split" if partial_ok else "all")
+    contents = resolve_files(name, fileset, data_dir, required="any-split" if partial_ok else "all",
+                             origin=origin, timeout=download_timeout)
     splits: dict[str, Any] = {}
     if "train-images-idx3-ubyte.gz" in contents:
         x, y = _split_arrays(contents, "train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", channel_axis,
@@ -216,7 +221,8 @@ def _register(register: Any, name: str, fileset: FileSet, loader: Any, *, requir
     register(
         name, loader, task="multiclass", input_shape=_shape, num_classes=10, params=dict(PARAMS),
         locate=lambda data_dir=None, **_: locate_files(name, fileset, data_dir),
-        fetch=lambda data_dir=None, **_: fetch_files(name, fileset, data_dir, required=required),
+        fetch=lambda data_dir=None, origin=None, download_timeout=None, progress=None, **_: fetch_files(
+            name, fileset, data_dir, required=required, origin=origin, timeout=download_timeout, progress=progress),
         decode=lambda path, **params: decode_28x28(path, name, **params), **kwargs,
     )
 
