@@ -161,18 +161,76 @@ def show_cmd(ctx: click.Context, name: str, overrides: tuple[str, ...], fmt: str
     click.echo(f"  source: {spec.source or '-'}; licence: {spec.licence or '-'}")
 
 
+class _TerminalProgress:
+    """``zoo data fetch``'s progress: one line on stderr per download, redrawn as it advances
+    (``  NAME: 12.3 MB / 26.4 MB  46%``), at most ten times a second."""
+
+    def __init__(self, stream: Any) -> None:
+        self.stream, self.url, self.last, self.width = stream, None, 0.0, 0
+
+    def __call__(self, url: str, done: int, total: int | None) -> None:
+        import time
+
+        now = time.monotonic()
+        if url != self.url:
+            self.finish()
+            self.url = url
+        elif done != total and now - self.last < 0.1:
+            return
+        self.last = now
+        text = f"  {url.rsplit('/', 1)[-1]}: {_human(done)}"
+        if total is not None:
+            text += f" / {_human(total)}  {done * 100 // total if total else 100}%"
+        self.stream.write("\r" + text.ljust(self.width))
+        self.stream.flush()
+        self.width = len(text)
+
+    def finish(self) -> None:
+        if self.url is not None:
+            self.stream.write("\n")
+            self.stream.flush()
+        self.url, self.width = None, 0
+
+
+def _terminal_progress(stream: Any) -> _TerminalProgress | None:
+    """A progress line where ``stream`` is a terminal; nothing in a pipe or a file (logs stay clean)."""
+    isatty = getattr(stream, "isatty", None)
+    return _TerminalProgress(stream) if isatty is not None and isatty() else None
+
+
+def _takes_progress(fetch: Any) -> bool:
+    """Whether a dataset's ``fetch`` names a ``progress`` parameter (a plugin's may not)."""
+    import inspect
+
+    try:
+        return "progress" in inspect.signature(fetch).parameters
+    except (TypeError, ValueError):
+        return False
+
+
 @data_group.command("fetch")
 @click.argument("names", nargs=-1, required=True)
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
-              help="Set a dataset param, e.g. --set data_dir=PATH; repeatable.")
+              help="Set a dataset param, e.g. --set data_dir=PATH or --set origin=URL (a mirror); repeatable.")
 def fetch_cmd(names: tuple[str, ...], overrides: tuple[str, ...]) -> None:
     """Put dataset NAME(s) in zoo's cache, from any place data is looked for (verified), or
-    downloaded from the official origin."""
+    downloaded from the official origin or a mirror (--set origin=URL, or ZOO_DATA_ORIGIN=URL for
+    every dataset), verified before it is kept. Progress goes to stderr when it is a terminal."""
+    import sys
+
+    progress = _terminal_progress(sys.stderr)
     for name in names:
         spec = _dataset(name)
         if spec.fetch is None:
             raise DataError(f"dataset {name!r} (plugin {spec.plugin}) has nothing to fetch")
-        result = spec.fetch(**_params(spec, overrides))
+        params = _params(spec, overrides)
+        if progress is not None and _takes_progress(spec.fetch):
+            params["progress"] = progress
+        try:
+            result = spec.fetch(**params)
+        finally:
+            if progress is not None:
+                progress.finish()
         click.echo(f"{name}: {result.get('path')} ({_human(result.get('bytes'))}): {result.get('origin')}")
         if result.get("missing"):
             click.echo(f"  not available: {', '.join(result['missing'])}")
