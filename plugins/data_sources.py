@@ -9,7 +9,8 @@ Shared by the dataset plugins (``mnist_data``, ``image_data``); TensorFlow-free 
 3. system locations that packages install to (Debian's ``dataset-fashion-mnist`` puts its files in
    ``/usr/share/datasets/fashion-mnist/``);
 4. the official origin, downloaded into zoo's cache, unless ``ZOO_OFFLINE=1``. A mirror replaces
-   it: the ``origin`` param (one dataset) or ``ZOO_DATA_ORIGIN`` (every dataset), file names kept.
+   it: the ``origin`` param (one dataset's files) or ``ZOO_DATA_ORIGIN`` (one sub-folder per
+   dataset), file names kept (:func:`origin_url`).
 
 Every file is verified before use (the checksum of its *decompressed* content, so a re-compressed
 copy such as Debian's, whose gzip header differs, is accepted while a truncated or altered one is
@@ -184,11 +185,19 @@ def read_verified(path: Path, spec: RemoteFile) -> bytes:
 
 
 # -- downloading --------------------------------------------------------------------------------
-def origin_url(url: str, origin: str | None = None) -> str:
-    """``url`` from a mirror where one is set: the dataset's ``origin`` param, else
-    ``ZOO_DATA_ORIGIN``; either is a base URL that replaces everything before the file name."""
-    base = (origin or "").strip().rstrip("/") or data_origin()
-    return f"{base}/{url.rsplit('/', 1)[1]}" if base else url
+def origin_url(url: str, origin: str | None = None, folder: str | None = None) -> str:
+    """``url`` from a mirror where one is set, the file name kept: the dataset's ``origin`` param
+    (``ORIGIN/<file>``), else ``ZOO_DATA_ORIGIN``, a mirror with one sub-folder per dataset as
+    under ``ZOO_DATA_DIR`` (``ZOO_DATA_ORIGIN/<folder>/<file>``: Fashion-MNIST's and MNIST's files
+    have the same names)."""
+    name = url.rsplit("/", 1)[1]
+    base = (origin or "").strip().rstrip("/")
+    if base:
+        return f"{base}/{name}"
+    root = data_origin()
+    if root:
+        return f"{root}/{folder}/{name}" if folder else f"{root}/{name}"
+    return url
 
 
 def _timeout_error(url: str, timeout: float) -> DataError:
@@ -274,7 +283,7 @@ def verify_download(path: Path, spec: RemoteFile, url: str) -> None:
 def download(spec: RemoteFile, key: str, *, origin: str | None = None, timeout: float | None = None,
              progress: Progress | None = None) -> Path:
     """Download one file from its origin (or the mirror) into zoo's cache, verified."""
-    url = origin_url(spec.origin, origin)
+    url = origin_url(spec.origin, origin, key)
     return download_file(url, cache_root() / key / spec.name, verify=lambda p: verify_download(p, spec, url),
                          timeout=timeout, progress=progress)
 
@@ -345,14 +354,16 @@ def _complete(dataset: str, fileset: FileSet, data_dir: str | None, required: st
                 try:
                     path = download(spec, fileset.key, origin=origin, timeout=timeout, progress=progress)
                 except DataError as exc:
-                    download_error = str(exc)
-                    break
+                    download_error = download_error or str(exc)
+                    if required == "all":
+                        break  # the dataset cannot be whole: stop at the first failure
+                    continue  # another split may still be complete
                 found.files[spec.name] = (path, "downloaded")
                 found.missing.remove(spec)
     if found.missing and (required == "all" or not found.splits(fileset)):
         names = ", ".join(f.name for f in found.missing)
         why = f" ({download_error})" if download_error else ""
-        base = origin_url(fileset.files[0].origin, origin).rsplit("/", 1)[0] + "/"
+        base = origin_url(fileset.files[0].origin, origin, fileset.key).rsplit("/", 1)[0] + "/"
         raise DataError(
             f"dataset {dataset!r}: {names} not found{why}. "
             f"{three_ways(dataset, fileset.key, 'them', base)}. Looked in: {describe_places(found.places)}"

@@ -249,7 +249,7 @@ def download_layout(name: str, layout: ImageLayout, *, origin: str | None = None
         fname = archive.url.rsplit("/", 1)[1]
         path, staging = downloads / fname, downloads / f"{fname}.extracted"
         if archive.url not in fetched and not path.is_file():
-            url = origin_url(archive.url, origin)
+            url = origin_url(archive.url, origin, layout.key)
             download_file(url, path, verify=lambda p, a=archive, u=url, t=staging: _verify_archive(p, a, u, t),
                           timeout=timeout, progress=progress)
         fetched[archive.url] = path
@@ -485,7 +485,7 @@ def _named_root(name: str, layout: ImageLayout, data_dir: str | None, download: 
                 looked = f"{exc}. Looked in: {looked}"
         else:
             looked = f"Looked in: {looked}"
-        origins = " and ".join(dict.fromkeys(origin_url(a.url, origin) for a in layout.archives))
+        origins = " and ".join(dict.fromkeys(origin_url(a.url, origin, layout.key) for a in layout.archives))
         raise DataError(f"dataset {name!r}: no copy found (a folder with train/<class>/ and validation/<class>/ "
                         f"image folders). {three_ways(name, layout.key, 'it', origins)}. {looked}") from None
     verify_manifest(root)

@@ -3,8 +3,8 @@
 The server (``http.server.ThreadingHTTPServer`` on a free port) serves files this module makes:
 tiny IDX ``.gz`` files standing in for Fashion-MNIST's four (with checksums computed here, put in
 place of the real ones), and tiny horse-or-human zips (the real archives declare no checksum).
-The datasets are pointed at it through ``ZOO_DATA_ORIGIN`` or the ``origin`` param, as a user
-behind a mirror would. ``ZOO_OFFLINE`` is lifted only inside these tests, and a guard refuses any
+The datasets are pointed at it through ``ZOO_DATA_ORIGIN`` (``URL/<folder>/<file>``) or the
+``origin`` param (``URL/<file>``), as a user behind a mirror would. ``ZOO_OFFLINE`` is lifted only inside these tests, and a guard refuses any
 URL whose host is not 127.0.0.1. Nothing real can be found locally: ``ZOO_HOME``, ``ZOO_DATA_DIR``
 and ``KERAS_HOME`` are empty temporary folders and the system folders are patched away.
 """
@@ -129,25 +129,31 @@ def idx_bytes(array: np.ndarray) -> bytes:
     return header + array.astype(np.uint8).tobytes()
 
 
-@pytest.fixture
-def fashion(online, monkeypatch) -> dict[str, bytes]:
-    """Fashion-MNIST's four file names, served tiny (6 train, 4 test images), their checksums in
-    place of the real ones; returns name -> served .gz bytes."""
+def serve_idx(mirror: Mirror, monkeypatch: pytest.MonkeyPatch, attr: str) -> dict[str, bytes]:
+    """The four file names of ``mnist_data.<attr>`` served tiny (6 train, 4 test images), their
+    checksums in place of the real ones; returns name -> served .gz bytes."""
     rng = np.random.default_rng(0)
     contents = {
         NAMES[0]: idx_bytes(rng.integers(0, 256, (6, 28, 28))), NAMES[1]: idx_bytes(np.arange(6) % 10),
         NAMES[2]: idx_bytes(rng.integers(0, 256, (4, 28, 28))), NAMES[3]: idx_bytes(np.arange(4)),
     }
     served = {name: gzip.compress(c, mtime=0) for name, c in contents.items()}
+    real_set = getattr(mnist_data, attr)
     files = tuple(
         dataclasses.replace(real, md5=hashlib.md5(served[real.name]).hexdigest(), content_size=len(contents[real.name]),
                             content_sha256=hashlib.sha256(contents[real.name]).hexdigest(), content_md5=None)
-        for real in mnist_data.FASHION_MNIST.files
+        for real in real_set.files
     )
     assert [f.name for f in files] == list(NAMES)
-    monkeypatch.setattr(mnist_data, "FASHION_MNIST", dataclasses.replace(mnist_data.FASHION_MNIST, files=files))
-    online.files.update(served)
+    monkeypatch.setattr(mnist_data, attr, dataclasses.replace(real_set, files=files))
+    mirror.files.update(served)
     return served
+
+
+@pytest.fixture
+def fashion(online, monkeypatch) -> dict[str, bytes]:
+    """Fashion-MNIST, tiny, on the mirror."""
+    return serve_idx(online, monkeypatch, "FASHION_MNIST")
 
 
 def dataset(name: str):
@@ -194,7 +200,8 @@ def leftovers(folder: Path) -> list[str]:
 def test_good_download_is_verified_cached_and_not_fetched_again(fashion, online):
     spec = dataset("fashion_mnist")
     result = spec.fetch(**spec.params)
-    assert sorted(online.requests) == sorted(f"/mirror/{n}" for n in NAMES)  # really downloaded, from the mirror
+    # Really downloaded, from the mirror's sub-folder for the dataset (ZOO_DATA_ORIGIN/<folder>/<file>).
+    assert sorted(online.requests) == sorted(f"/mirror/fashion-mnist/{n}" for n in NAMES)
     assert result["path"] == str(cache("fashion-mnist")) and sorted(result["files"]) == sorted(NAMES)
     for name, data in fashion.items():
         assert (cache("fashion-mnist") / name).read_bytes() == data
@@ -210,7 +217,7 @@ def test_the_origin_param_wins_over_the_environment(fashion, online, server, mon
     spec = dataset("fashion_mnist")
     with pytest.raises(DataError, match="HTTP 404"):
         spec.fetch(**spec.params)
-    assert online.requests == [f"/nowhere/{NAMES[0]}"]
+    assert online.requests == [f"/nowhere/fashion-mnist/{NAMES[0]}"]
     spec.fetch(**{**spec.params, "origin": base_url(server, "param-mirror") + "/"})
     assert online.requests[1:] == [f"/param-mirror/{n}" for n in NAMES]
 
@@ -228,7 +235,7 @@ def test_corrupted_bytes_are_refused_and_nothing_is_cached(fashion, online, serv
     with pytest.raises(DataError) as err:
         spec.fetch(**spec.params)
     message = str(err.value)
-    url = f"{base_url(server)}/{name}"
+    url = f"{base_url(server)}/fashion-mnist/{name}"
     assert f"download refused: the file downloaded from {url}" in message and "\n" not in message
     if damage == "altered content":
         expected = mnist_data.FASHION_MNIST.files[1].content_sha256
@@ -255,7 +262,7 @@ def test_a_cut_transfer_leaves_nothing_that_passes_and_the_next_fetch_succeeds(f
     monkeypatch.delenv("ZOO_OFFLINE")
     del online.modes[name]  # the server is healthy again
     spec.fetch(**spec.params)
-    assert online.requests.count(f"/mirror/{name}") == 2
+    assert online.requests.count(f"/mirror/fashion-mnist/{name}") == 2
     assert spec.loader(**spec.params)["train"][0].shape == (6, 28, 28, 1)
 
 
@@ -268,7 +275,7 @@ def test_a_stalling_server_ends_in_a_clear_timeout_error(fashion, online, server
         spec.fetch(**{**spec.params, "download_timeout": TIMEOUT})
     assert time.monotonic() - started < TIMEOUT + 4
     message = str(err.value)
-    assert f"downloading {base_url(server)}/{NAMES[0]} timed out" in message
+    assert f"downloading {base_url(server)}/fashion-mnist/{NAMES[0]} timed out" in message
     assert f"sent nothing for {TIMEOUT:g} s" in message and "\n" not in message
     assert list(cache("fashion-mnist").iterdir()) == []
 
@@ -279,6 +286,18 @@ def test_downloads_are_refused_offline_even_with_a_mirror(fashion, online, monke
     with pytest.raises(DataError, match="ZOO_OFFLINE=1 forbids downloading"):
         spec.fetch(**spec.params)
     assert online.requests == []
+
+
+def test_a_partial_mirror_still_gives_mnist_its_complete_splits(online, monkeypatch):
+    serve_idx(online, monkeypatch, "MNIST")
+    del online.files[NAMES[0]]  # no train images on this mirror: 404
+    spec = dataset("mnist")
+    result = spec.fetch(**spec.params)
+    assert result["missing"] == [NAMES[0]] and sorted(result["files"]) == sorted(NAMES[1:])
+    assert sorted(online.requests) == sorted(f"/mirror/mnist/{n}" for n in NAMES)
+    with pytest.warns(UserWarning, match="test split only"):
+        splits = spec.loader(**spec.params)
+    assert set(splits) == {"test"} and len(splits["test"][0]) == 4
 
 
 # -- archives ---------------------------------------------------------------------------------------
@@ -315,7 +334,7 @@ def test_a_cut_archive_is_not_kept(horses):
     assert sorted(p.name for p in (root / "downloads").iterdir()) == ["horse-or-human.zip"]
     del horses.modes["validation-horse-or-human.zip"]
     assert spec.fetch(**spec.params)["origin"] == "downloaded"
-    assert horses.requests.count("/mirror/horse-or-human.zip") == 1  # the verified one was kept
+    assert horses.requests.count("/mirror/horse-or-human/horse-or-human.zip") == 1  # the verified one was kept
 
 
 # -- `zoo data fetch`: progress on a terminal only ------------------------------------------------------
