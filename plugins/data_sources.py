@@ -215,7 +215,13 @@ def download_file(url: str, dest: Path, *, verify: Callable[[Path], None] | None
     ``timeout`` bounds each wait for the server (connecting, or the next bytes)."""
     if offline():
         raise DataError(f"ZOO_OFFLINE=1 forbids downloading {url}")
-    timeout = DEFAULT_TIMEOUT if timeout is None else float(timeout)
+    given = timeout
+    try:
+        timeout = DEFAULT_TIMEOUT if given is None else float(given)
+    except (TypeError, ValueError):
+        timeout = -1.0
+    if not timeout > 0:  # also refuses NaN
+        raise DataError(f"download_timeout must be a positive number of seconds, not {given!r}")
     dest.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
     tmp = Path(tmp_name)

@@ -280,6 +280,13 @@ def test_a_stalling_server_ends_in_a_clear_timeout_error(fashion, online, server
     assert list(cache("fashion-mnist").iterdir()) == []
 
 
+@pytest.mark.parametrize("value", ["abc", 0, -1])
+def test_a_bad_timeout_is_one_clear_error(fashion, online, value):
+    result = CliRunner().invoke(cli, ["data", "fetch", "fashion_mnist", f"--set=download_timeout={value}"])
+    assert result.exit_code != 0 and "download_timeout must be a positive number of seconds" in result.stderr
+    assert "Traceback" not in result.output and online.requests == []
+
+
 def test_downloads_are_refused_offline_even_with_a_mirror(fashion, online, monkeypatch):
     monkeypatch.setenv("ZOO_OFFLINE", "1")
     spec = dataset("fashion_mnist")
