@@ -212,16 +212,15 @@ def _nice_ticks(lo: float, hi: float, count: int = 5) -> list[float]:
     return ticks
 
 
-def _log_ticks(lo: float, hi: float) -> list[float]:
-    ticks = []
-    for exponent in range(math.floor(math.log10(lo)), math.ceil(math.log10(hi)) + 1):
-        for multiple in (1, 2, 5):
-            value = multiple * 10.0 ** exponent
-            if lo <= value <= hi:
-                ticks.append(value)
-    if len(ticks) > 9:
-        ticks = [t for t in ticks if f"{t:g}".lstrip("0.").startswith("1")]
-    return ticks
+def _log_ticks(lo: float, hi: float, count: int = 5) -> list[float]:
+    """Ticks on a log axis: 1-2-5 steps, or only powers of ten (every n-th) when those are too many."""
+    low, high = math.floor(math.log10(lo)), math.ceil(math.log10(hi))
+    for multiples in ((1, 2, 5), (1,)):
+        ticks = [m * 10.0 ** e for e in range(low, high + 1) for m in multiples if lo <= m * 10.0 ** e <= hi]
+        if len(ticks) <= count + 1:
+            return ticks
+    stride = math.ceil(len(ticks) / count)
+    return ticks[::stride]
 
 
 def _tick_label(value: float) -> str:
@@ -259,7 +258,7 @@ class _Axis:
         return self.start + (self._t(value) - lo) / (hi - lo) * (self.end - self.start)
 
     def ticks(self, count: int = 5) -> list[float]:
-        return _log_ticks(self.lo, self.hi) if self.log else _nice_ticks(self.lo, self.hi, count)
+        return _log_ticks(self.lo, self.hi, count) if self.log else _nice_ticks(self.lo, self.hi, count)
 
 
 def _thin(values: Sequence[Any], limit: int = CURVE_POINTS) -> list[tuple[int, Any]]:
@@ -280,12 +279,12 @@ def scatter_svg(group: Group, colours: Mapping[str, str]) -> str:
     points = [r for r in group.results if r.value is not None and r.seconds is not None]
     if not points:
         return '<p class="note">No result has both a training time and a metric to plot.</p>'
-    width, height, left, right, top, bottom = 760, 380, 64, 24, 18, 48
+    width, height, left, right, top, bottom = 600, 340, 58, 16, 14, 44
     x = _Axis([r.seconds for r in points], left, width - right, zero=True)
     y = _Axis([r.value for r in points], height - bottom, top)
     out = [(f'<svg class="scatter" viewBox="0 0 {width} {height}" role="img" data-metric="{_e(group.metric)}" '
            f'aria-label="{_e(group.metric)} against training time">')]
-    for tick in x.ticks():
+    for tick in x.ticks(8):
         px = x(tick)
         out.append(f'<line class="grid" x1="{_f(px)}" x2="{_f(px)}" y1="{top}" y2="{height - bottom}"/>'
                    f'<text class="tick" x="{_f(px)}" y="{height - bottom + 16}" text-anchor="middle">{_tick_label(tick)}</text>')
@@ -317,11 +316,13 @@ def scatter_svg(group: Group, colours: Mapping[str, str]) -> str:
                    f'data-seconds="{r.seconds!r}" data-value="{r.value!r}" data-pareto="{int(r.pareto)}">'
                    f'<title>{_e(tip)}</title></circle>')
     labelled = front if len(front) <= 12 else front[:12]
+    repeated = {r.entry for r in labelled if sum(1 for o in labelled if o.entry == r.entry) > 1}
     for r in labelled:
         px, py = x(r.seconds), y(r.value)
+        name = f"{r.entry} #{r.run_id}" if r.entry in repeated else r.entry
         anchor = "end" if px > width - right - 140 else "start"
         dx = -9 if anchor == "end" else 9
-        out.append(f'<text class="label" x="{_f(px + dx)}" y="{_f(py - 7)}" text-anchor="{anchor}">{_e(r.entry)}</text>')
+        out.append(f'<text class="label" x="{_f(px + dx)}" y="{_f(py - 7)}" text-anchor="{anchor}">{_e(name)}</text>')
     out.append("</svg>")
     return "".join(out)
 
@@ -586,7 +587,9 @@ td.entry{word-break:break-all}td.nowrap{white-space:nowrap}tbody tr:hover{backgr
 .bad{color:var(--bad);font-weight:600}
 .error{color:var(--bad);font:12px ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;white-space:pre-wrap;
 word-break:break-word;max-height:9em;overflow:auto}
-svg{display:block;font-family:inherit}svg.scatter{width:100%;max-width:900px;height:auto}
+svg{display:block;font-family:inherit}svg.scatter{width:100%;height:auto}
+.charts{display:flex;flex-wrap:wrap;gap:16px}.chart{flex:1 1 520px;max-width:780px;margin:0}
+figcaption{font-weight:600;font-size:15px;margin:4px 0}
 .grid{stroke:#eef0f3}.frame{fill:none;stroke:#c9ced6}.tick{font-size:10px;fill:var(--muted)}
 .axis{font-size:12px;fill:var(--fg)}.label{font-size:11px;fill:var(--fg);font-weight:600}
 .ctitle{font-size:11px;font-weight:600;fill:var(--fg)}
@@ -692,10 +695,11 @@ def render_html(runs: Sequence[Any], rows: Sequence[Mapping[str, Any]], *, title
     if groups:
         parts.append('<p class="muted">Every result (entry × run); outlined points joined by the dashed line are '
                      "the Pareto front: nothing else is both at least as good and at least as fast.</p>")
+        parts.append('<div class="charts">')
         for group in groups:
-            if len(groups) > 1:
-                parts.append(f"<h3>{_e(group.metric)}</h3>")
-            parts.append(scatter_svg(group, colours))
+            caption = f"<figcaption>{_e(group.metric)}</figcaption>" if len(groups) > 1 else ""
+            parts.append(f'<figure class="chart">{caption}{scatter_svg(group, colours)}</figure>')
+        parts.append("</div>")
     else:
         parts.append('<p class="note">Nothing to plot.</p>')
     parts.append("</section>")

@@ -69,7 +69,8 @@ def report_cmd(runs: tuple[str, ...], output: str, title: str) -> None:
         where = str(target)
     size = len(page.encode("utf-8"))
     if not infos:
-        click.echo(f"zoo: no benchmark history yet ({source} has no runs); wrote an empty report to {where}; "
+        state = "has no runs" if source.exists() else "does not exist"
+        click.echo(f"zoo: no benchmark history yet ({source} {state}); wrote an empty report to {where}; "
                    "run `zoo bench ENTRY` first", err=True)
         return
     failed = sum(1 for r in rows if r.get("status", "ok") != "ok")
