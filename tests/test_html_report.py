@@ -331,12 +331,12 @@ def test_pareto_front_ties() -> None:
     assert pareto_front([]) == []
 
 
-def test_report_does_not_import_tensorflow(tmp_path: Path) -> None:
+def test_report_does_not_import_tensorflow_or_numpy(tmp_path: Path) -> None:
     _make_history()
     code = ("import sys\nfrom click.testing import CliRunner\nfrom zoo.cli import cli\n"
             "r = CliRunner().invoke(cli, ['report', '-o', sys.argv[1]])\n"
             "assert r.exit_code == 0, r.output\n"
-            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras')))\n")
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras', 'numpy')))\n")
     done = subprocess.run([sys.executable, "-c", code, str(tmp_path / "r.html")], check=False, capture_output=True,
                           text=True, timeout=60)
     assert done.returncode == 0, done.stderr
