@@ -53,7 +53,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from zoo import PROJECT_NAME, hookspecs
+from zoo import PROJECT_NAME, contracts, hookspecs
 from zoo.registry import Registry, collect
 from zoo.runner import fill_callback_context, reserve_run_dir
 from zoo.specs import ArchitectureSpec, CallbackSpec, DatasetSpec
@@ -470,20 +470,11 @@ def _build_and_step(spec: ArchitectureSpec, shape: tuple[int, ...], classes: int
         return [f"builder raised {_describe(exc)}"]
     if not isinstance(model, keras.Model):
         return [f"builder returned {type(model).__name__}, not a keras.Model"]
-    try:
-        in_shape = tuple(model.inputs[0].shape[1:]) if len(model.inputs) == 1 else None
-    except (AttributeError, ValueError, TypeError):
-        in_shape = None
-    if model.inputs is not None and len(model.inputs) != 1:
-        return [f"model has {len(model.inputs)} inputs; zoo feeds exactly one"]
-    if in_shape is not None and any(a is not None and a != b for a, b in zip(in_shape, shape)) or (
-            in_shape is not None and len(in_shape) != len(shape)):
-        return [f"model input shape is {in_shape}, expected {shape}"]
-    if len(model.outputs) != 1:
-        return [f"model has {len(model.outputs)} outputs; a zoo head has exactly one"]
-    out_shape = tuple(model.outputs[0].shape[1:])
-    if out_shape != (classes,):
-        return [f"output shape is (None, {', '.join(str(d) for d in out_shape)}), expected (None, {classes})"]
+    # The same checks (and words) as the runner's before the first training step: zoo.contracts.
+    shape_problems = contracts.shape_problems(model, task, classes, shape)
+    if shape_problems:
+        return shape_problems
+    problems = contracts.head_problems(model, task)
 
     rng = np.random.default_rng(0)
     x = rng.uniform(0.0, 1.0, size=(4, *shape)).astype("float32")
@@ -493,8 +484,11 @@ def _build_and_step(spec: ArchitectureSpec, shape: tuple[int, ...], classes: int
         y = np.array([0, 1, 0, 1], dtype="float32")
     else:
         y = rng.normal(size=(4, 1)).astype("float32")
-    problems = []
     out = np.asarray(model(x, training=False), dtype="float64")
+    if contracts.output_problems(out.shape[1:], task, classes):  # shapes Keras could not tell unbuilt
+        return contracts.output_problems(out.shape[1:], task, classes)
+    if not problems and task != "multiclass" and out.shape[1:] == (1,) and np.all(out == 1.0):
+        problems.append(contracts.softmax_one_unit_message(task))  # a softmax the layers hide
     if not np.all(np.isfinite(out)):
         problems.append("outputs are not finite on inputs in [0, 1)")
     elif task == "binary" and (out.min() < -1e-6 or out.max() > 1 + 1e-6):
@@ -629,29 +623,8 @@ def _check_arrays(x: Any, y: Any, shape: tuple[int, ...], task: str, classes: in
         problems.append(f"x has dtype {x.dtype}, not a numeric type")
     elif np.issubdtype(x.dtype, np.floating) and not np.all(np.isfinite(x)):
         problems.append("x holds NaN or infinite values")
-    if not (np.issubdtype(y.dtype, np.number) or y.dtype == bool):
-        return problems + [f"labels have dtype {y.dtype}, not a numeric type"]
-    labels = y.reshape(len(y), -1)
-    if labels.shape[1] != (classes if task == "regression" else 1):
-        problems.append(f"labels have shape {tuple(y.shape[1:])} per example, expected () or "
-                        f"({classes if task == 'regression' else 1},) for a {task} dataset")
-        return problems
-    labels = labels[:, 0] if labels.shape[1] == 1 else labels
-    if not np.all(np.isfinite(labels.astype("float64"))):
-        return problems + ["labels hold NaN or infinite values"]
-    if task == "binary":
-        bad = ~np.isin(labels, (0, 1))
-        if bad.any():
-            i = int(np.argmax(bad))
-            problems.append(f"label {labels[i].item()!r} at example {i} is not 0 or 1 (binary dataset)")
-    elif task == "multiclass":
-        values = labels.astype("float64")
-        bad = (values < 0) | (values >= classes) | (values != np.floor(values))
-        if bad.any():
-            i = int(np.argmax(bad))
-            problems.append(f"label {labels[i].item()!r} at example {i} is outside the class ids 0..{classes - 1} "
-                            f"(num_classes={classes})")
-    return problems
+    # The label checks (and words) the runner makes on the first training batch: zoo.contracts.
+    return problems + contracts.label_problems(y, task, classes)
 
 
 def _check_augment(augment: Any, x: Any, y: Any) -> list[str]:

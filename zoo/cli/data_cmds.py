@@ -138,6 +138,23 @@ def show_cmd(ctx: click.Context, name: str, overrides: tuple[str, ...], fmt: str
     for w in caught:
         click.echo(f"zoo: warning: {w.message}", err=True)
     augment = splits.pop("augment", None)
+    # The label contract on each split's first examples (one-hot labels, ids out of range), in
+    # the words training would refuse them with.
+    from zoo.contracts import first_examples, label_problems
+
+    label_warnings: dict[str, list[str]] = {}
+    for split_name, split in splits.items():
+        try:
+            _, labels = first_examples(split)
+        except Exception:  # an unreadable split: describing it below says what is wrong
+            continue
+        if labels is not None:
+            for problem in label_problems(labels, spec.task, spec.classes_for(params)):
+                label_warnings.setdefault(problem, []).append(split_name)
+    for problem, names in label_warnings.items():
+        where = ", ".join(repr(n) for n in names)
+        click.echo(f"zoo: warning: dataset {name!r} (plugin {spec.plugin}): split{'s' if len(names) > 1 else ''} "
+                   f"{where}: {problem}", err=True)
     data = {
         "name": name, "task": spec.task, "input_shape": list(spec.shape_for(params)),
         "num_classes": spec.classes_for(params), "params": params,
