@@ -83,7 +83,7 @@ def test_example_entry_is_listed_and_plugin_is_named(example_site: Path):
     assert example["first_party"] is False
     assert example["registered"] == {
         "architecture": ["example-mlp"], "callback": ["example-time-limit"],
-        "dataset": ["example-spirals"], "entry": ["example-spirals-mlp"],
+        "command": ["example-spirals-preview"], "dataset": ["example-spirals"], "entry": ["example-spirals-mlp"],
     }
 
 
@@ -125,7 +125,7 @@ def test_example_plugins_own_tests_pass(example_site: Path, tmp_path: Path):
     done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(EXAMPLE)],
                           capture_output=True, text=True, env=env, timeout=600)
     assert done.returncode == 0, done.stdout[-3000:]
-    assert "8 passed" in done.stdout
+    assert "11 passed" in done.stdout
 
 
 # -- broken plugins ------------------------------------------------------------------------------

@@ -4,14 +4,16 @@ A plugin is any module (or object) with functions marked ``@zoo.hookimpl`` whose
 the specs below. zoo finds plugins through the ``zoo`` entry-point group; its own first-party
 plugins (``zoo_plugins.*``) are found exactly the same way.
 
-Every hook receives one argument, ``register``: a callable that records one part. The keyword
-names of each ``register`` are part of the public API. Hooks are called once per process, when
-the registry is first needed; they must be cheap and must not import TensorFlow at module level
-(builders and loaders import it when called), so that ``zoo list`` stays fast.
+Every hook but one receives one argument, ``register``: a callable that records one part. The
+keyword names of each ``register`` are part of the public API. Hooks are called once per process,
+when the registry is first needed; they must be cheap and must not import TensorFlow at module
+level (builders and loaders import it when called), so that ``zoo list`` stays fast.
+``register_commands`` receives ``cli``, the ``zoo`` click group, and is called only when a
+command zoo does not ship is needed.
 """
 from __future__ import annotations
 
-from typing import Callable
+from typing import Any, Callable
 
 from zoo import hookspec
 
@@ -95,11 +97,36 @@ def register_catalogues(register: Callable[..., None]) -> None:
     """
 
 
+@hookspec
+def register_commands(cli: Any) -> None:
+    """Add commands to the ``zoo`` command line.
+
+    ``cli`` is a ``click.Group`` standing for the root ``zoo`` group: add commands with
+    ``@cli.command()``, ``@cli.group()`` or ``cli.add_command(command, name=None)``. Each added
+    command runs as ``zoo NAME``; ``ctx.find_root()`` is zoo's own root context.
+
+    - Called once per process, plugin by plugin, only when a command zoo does not ship is needed
+      (``zoo --help``, ``zoo NAME``, ``zoo plugins``), never for zoo's own commands, so that
+      ``zoo list`` stays fast. It must be cheap: import TensorFlow, Keras, NumPy and other heavy
+      modules *inside* the command's function, so ``zoo --help`` and ``zoo NAME --help`` import
+      none of them.
+    - Names are global and must not shadow zoo's own commands (``list``, ``train`` ...): a plugin
+      that adds one is refused (zoo's command wins) and none of its commands is used. Prefix
+      command names with the plugin's name. A command name added by two plugins is used by
+      neither.
+    - Failures are isolated: if the hook raises, none of the commands it added (even those added
+      before it raised) is used, the plugin is reported as failed (``zoo plugins``, a warning on
+      stderr, an error under ``ZOO_STRICT_PLUGINS=1``) and every other command still works. The
+      parts its other hooks registered stay usable.
+    """
+
+
 HOOK_NAMES: tuple[str, ...] = (
     "register_architectures",
     "register_datasets",
     "register_callbacks",
     "register_entries",
     "register_catalogues",
+    "register_commands",
 )
 

@@ -3,19 +3,22 @@
 Plugins are found through the ``zoo`` entry-point group, zoo's own included. A plugin that fails
 to import, does not validate against the hookspecs (e.g. a misspelled hook) or raises in a hook is
 recorded as failed and left out; every other plugin still works. ``ZOO_STRICT_PLUGINS=1`` turns
-such a failure into an error; ``ZOO_DISABLE_PLUGINS=a,b`` skips plugins by name.
+such a failure into an error; ``ZOO_DISABLE_PLUGINS=a,b`` skips plugins by name. Commands that
+plugins add (``register_commands``) are collected the same way, but only when the CLI needs them
+(:func:`collect_commands`).
 """
 from __future__ import annotations
 
 import difflib
 import importlib.metadata as metadata
 from dataclasses import dataclass, field
+from collections.abc import Collection
 from typing import Any
 
 import pluggy
 
 from zoo import PROJECT_NAME, hookspecs, settings
-from zoo.errors import PluginError
+from zoo.errors import ConflictError, PluginError
 
 ENTRY_POINT_GROUP = "zoo"
 
@@ -155,3 +158,87 @@ def load_plugins(
     pm.check_pending()  # every remaining plugin was validated above; this is a safety net
     records.sort(key=lambda r: r.name)
     return pm, records
+
+
+def hook_impl(pm: pluggy.PluginManager, hook_name: str, plugin: object) -> Any:
+    for impl in getattr(pm.hook, hook_name).get_hookimpls():
+        if impl.plugin is plugin:
+            return impl
+    return None
+
+
+def plugin_commands(
+    pm: pluggy.PluginManager,
+    plugin: object,
+    record: PluginRecord,
+    reserved: Collection[str] = (),
+    strict: bool = False,
+) -> dict[str, Any] | None:
+    """Call one plugin's ``register_commands`` on a staging group of its own.
+
+    Returns the ``click`` commands it added (name → command), ``{}`` when it does not implement
+    the hook, or ``None`` when it failed: it raised, added something that is not a
+    ``click.Command`` or a name in ``reserved`` (zoo's own commands). A failure is recorded on
+    ``record`` (status ``failed``, the error naming the hook) and nothing the hook added is kept,
+    even what it added before raising; under ``strict`` it raises :class:`PluginError`.
+    """
+    impl = hook_impl(pm, "register_commands", plugin)
+    if impl is None:
+        return {}
+    import click
+
+    staging = click.Group(PROJECT_NAME)
+    try:
+        impl.function(cli=staging)
+        error = None
+        for name, command in staging.commands.items():
+            if not isinstance(command, click.Command):
+                error = f"register_commands added {name!r}, a {type(command).__name__}, not a click.Command"
+            elif name in reserved:
+                error = (f"register_commands added command {name!r}, which is zoo's own "
+                         f"`{PROJECT_NAME} {name}`; zoo's is kept, rename the plugin's")
+            if error:
+                break
+    except Exception as exc:  # third-party code: isolate whatever it raises
+        error = f"register_commands raised {_describe(exc)}"
+    if error is not None:
+        record.status, record.error = "failed", error
+        if strict:
+            raise PluginError(f"plugin {record.name!r}: {error}")
+        return None
+    if staging.commands:
+        record.registered["command"] = sorted(staging.commands)
+    return dict(staging.commands)
+
+
+def collect_commands(
+    pm: pluggy.PluginManager,
+    records: list[PluginRecord],
+    reserved: Collection[str] = (),
+    strict: bool = False,
+) -> tuple[dict[str, tuple[str, Any]], dict[str, list[str]]]:
+    """Every loaded plugin's commands, each plugin called in isolation (:func:`plugin_commands`).
+
+    Returns ``name → (plugin, command)`` and the conflicts: ``name → plugins`` for a name two
+    plugins added, which neither gets (plugin order never matters). Plugins whose other hooks
+    failed are skipped: a failed plugin adds nothing.
+    """
+    by_name = {r.name: r for r in records}
+    claims: dict[str, list[tuple[str, Any]]] = {}
+    for plugin_name in sorted(name for name, _ in pm.list_name_plugin()):
+        record = by_name.get(plugin_name)
+        if record is None or record.status != "ok":
+            continue
+        added = plugin_commands(pm, pm.get_plugin(plugin_name), record, reserved, strict)
+        for name, command in (added or {}).items():
+            claims.setdefault(name, []).append((plugin_name, command))
+    commands, conflicts = {}, {}
+    for name, owners in sorted(claims.items()):
+        if len(owners) > 1:
+            conflicts[name] = sorted(plugin for plugin, _ in owners)
+            if strict:
+                raise ConflictError(f"command {name!r} is added by plugins " + " and ".join(
+                    repr(p) for p in conflicts[name]))
+        else:
+            commands[name] = owners[0]
+    return commands, conflicts

@@ -18,7 +18,7 @@ import pluggy
 
 from zoo import settings
 from zoo.errors import ConflictError, PluginError, UnknownNameError
-from zoo.plugins import PluginRecord, load_plugins
+from zoo.plugins import PluginRecord, collect_commands, load_plugins
 from zoo.specs import TASKS, ArchitectureSpec, CallbackSpec, DatasetSpec
 
 NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
@@ -45,6 +45,27 @@ class Registry:
     catalogues: list[tuple[Path, str]] = field(default_factory=list)
     plugins: list[PluginRecord] = field(default_factory=list)
     conflicts: dict[tuple[str, str], list[str]] = field(default_factory=dict)
+    #: the plugin manager the parts came from; the plugins' commands, once loaded (``commands``)
+    pm: pluggy.PluginManager | None = field(default=None, repr=False, compare=False)
+    _commands: dict[str, tuple[str, Any]] | None = field(default=None, repr=False, compare=False)
+
+    # -- commands ------------------------------------------------------------------------------
+    def commands(self, reserved: Iterable[str] = (), strict: bool | None = None) -> dict[str, tuple[str, Any]]:
+        """The commands plugins add (``register_commands``): name → (plugin, click command).
+
+        Loaded on the first call only (the CLI asks only when a command zoo does not ship is
+        needed), each plugin in isolation; ``reserved`` are zoo's own command names, which no
+        plugin may take. A plugin that fails is marked failed in :attr:`plugins`; a name two
+        plugins add goes to :attr:`conflicts` as ``("command", name)``.
+        """
+        if self._commands is None:
+            strict = settings.strict_plugins() if strict is None else strict
+            commands: dict[str, tuple[str, Any]] = {}
+            if self.pm is not None:
+                commands, conflicts = collect_commands(self.pm, self.plugins, set(reserved), strict)
+                self.conflicts.update({("command", name): owners for name, owners in conflicts.items()})
+            self._commands = commands
+        return self._commands
 
     # -- lookups -------------------------------------------------------------------------------
     def _get(self, kind: str, table: dict[str, Any], name: str, where: str | None) -> Any:
@@ -185,7 +206,7 @@ _HOOKS: tuple[tuple[str, str], ...] = (
 
 def collect(pm: pluggy.PluginManager, records: list[PluginRecord], strict: bool = False) -> Registry:
     """Call every hook of every loaded plugin and build the registry."""
-    registry = Registry(plugins=records)
+    registry = Registry(plugins=records, pm=pm)
     by_name = {r.name: r for r in records}
     owners: dict[tuple[str, str], list[tuple[str, Any]]] = {}
 

@@ -32,7 +32,12 @@ What is checked, for the parts the named plugin registered:
 - every dataset returns splits named ``train``/``validation``/``test`` of unbatched ``(x, y)``
   examples of the declared shape, numeric dtypes and label range; its ``augment`` keeps shapes;
 - every callback factory returns a ``keras.callbacks.Callback``;
-- every entry the plugin ships resolves against the registry.
+- every entry the plugin ships resolves against the registry;
+- ``register_commands``, called on a throwaway group, adds at least one ``click.Command``, none
+  named like a zoo command, and ``zoo NAME --help`` of each works without importing TensorFlow.
+
+A plugin's own commands are tested with :func:`run_cli` (``zoo ARGS`` in-process, through click's
+``CliRunner``).
 
 Every problem names the plugin, the part and what is wrong. This module imports no TensorFlow
 until a check needs it, so loading it as a pytest plugin costs nothing.
@@ -60,7 +65,7 @@ from zoo.specs import ArchitectureSpec, CallbackSpec, DatasetSpec
 
 __all__ = [
     "ContractError", "ContractSkip", "Problem", "Case", "ContractReport",
-    "contract_cases", "check_plugin", "assert_plugin_ok", "zoo_contract",
+    "contract_cases", "check_plugin", "assert_plugin_ok", "zoo_contract", "run_cli",
 ]
 
 #: The number of classes used to check a multiclass head when no entry says otherwise.
@@ -252,6 +257,8 @@ def contract_cases(
         cases.append(Case(plugin_name, "callback", part, _bind(_check_callback, ctx, part)))
     for part in _entries_of(ctx):
         cases.append(Case(plugin_name, "entry", part, _bind(_check_entry, ctx, part)))
+    for part in _commands_of(ctx):
+        cases.append(Case(plugin_name, "command", part, _bind(_check_command, ctx, part)))
     return cases
 
 
@@ -335,6 +342,7 @@ def _check_plugin(ctx: _Context) -> list[str]:
         if any(o == f"plugin {name}" or _catalogue_of(ctx, o) for o in origins):
             problems.append(f"entry {entry!r} is defined twice ({' and '.join(origins)}); it cannot be used")
     problems += _unmarked_hooks(ctx.plugin_object)
+    problems += _no_commands(ctx, record)
     if record.status == "ok" and not record.registered and not problems:
         problems.append("registers nothing: implement at least one hook "
                         f"({', '.join(hookspecs.HOOK_NAMES)}) marked with @zoo.hookimpl")
@@ -676,6 +684,116 @@ def _check_entry(ctx: _Context, part: str) -> list[str]:
     except ZooError as exc:
         return [f"does not resolve: {exc}"]
     return []
+
+
+# -- commands -----------------------------------------------------------------------------------
+_HEAVY = ("tensorflow", "keras", "torch", "jax")
+
+
+def _commands_of(ctx: _Context) -> list[str]:
+    """Calls every plugin's ``register_commands`` on a throwaway group, as ``zoo --help`` does (a
+    failure or a clash with a zoo command marks the plugin failed); this plugin's command names."""
+    from zoo.cli import cli
+
+    commands = ctx.registry.commands(reserved=cli.builtin_commands(), strict=False)
+    return sorted(name for name, (plugin, _) in commands.items() if plugin == ctx.name)
+
+
+def _no_commands(ctx: _Context, record: Any) -> list[str]:
+    from zoo.plugins import hook_impl
+
+    if record.status != "ok" or ctx.registry.pm is None or ctx.plugin_object is None:
+        return []
+    if hook_impl(ctx.registry.pm, "register_commands", ctx.plugin_object) and "command" not in record.registered:
+        return ["register_commands added no command: add one with @cli.command() or cli.add_command(...)"]
+    return []
+
+
+def _check_command(ctx: _Context, part: str) -> list[str]:
+    """``zoo PART --help`` works, and neither registering the command nor its help imports
+    TensorFlow (checked in a fresh interpreter, as ``zoo --help`` would run)."""
+    import click
+    from click.testing import CliRunner
+
+    _, command = ctx.registry.commands()[part]
+    group = click.Group(PROJECT_NAME)
+    group.add_command(command, part)
+    heavy_before = {m for m in _HEAVY if m in sys.modules}
+    result = CliRunner().invoke(group, [part, "--help"])
+    if result.exit_code != 0:
+        why = _describe(result.exception) if result.exception and not isinstance(result.exception, SystemExit) \
+            else (result.output.strip().splitlines() or [""])[-1]
+        return [f"`{PROJECT_NAME} {part} --help` exits {result.exit_code}: {why}".rstrip(": ")]
+    if not ctx.check_import:
+        return []
+    heavy = _command_heavy_imports(ctx, part)
+    if heavy is None:  # the plugin cannot be imported in a fresh interpreter: judge this process
+        heavy = sorted(m for m in _HEAVY if m in sys.modules and m not in heavy_before)
+    if heavy:
+        return [f"registering it or `{PROJECT_NAME} {part} --help` imports {', '.join(heavy)}: import it "
+                "inside the command's function instead, so `zoo --help` stays fast"]
+    return []
+
+
+_COMMAND_PROBE = """\
+import importlib, json, sys
+import click
+from click.testing import CliRunner
+
+module, _, attribute = sys.argv[1].partition(":")
+obj = importlib.import_module(module)
+for name in filter(None, attribute.split(".")):
+    obj = getattr(obj, name)
+heavy = %r
+before = {m for m in heavy if m in sys.modules}
+group = click.Group("zoo")
+getattr(obj, sys.argv[3])(cli=group)
+result = CliRunner().invoke(group, [sys.argv[2], "--help"])
+print(json.dumps(sorted(m for m in heavy if m in sys.modules and m not in before)))
+""" % (_HEAVY,)
+
+
+def _command_heavy_imports(ctx: _Context, part: str) -> list[str] | None:
+    """Heavy modules that registering the plugin's commands and ``PART --help`` import, in a
+    fresh interpreter, beyond those its module imports (reported by the plugin check);
+    ``None`` when the plugin's module cannot be imported there (e.g. defined in a test)."""
+    from zoo.plugins import hook_impl
+
+    record = ctx.registry.plugin(ctx.name)
+    impl = hook_impl(ctx.registry.pm, "register_commands", ctx.plugin_object)
+    target = record.module or ""
+    if ":" not in target and not isinstance(ctx.plugin_object, types.ModuleType):
+        target = getattr(ctx.plugin_object, "__module__", None) or ""
+    if impl is None or not target:
+        return None
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+    try:
+        done = subprocess.run([sys.executable, "-c", _COMMAND_PROBE, target, part, impl.function.__name__],
+                              capture_output=True, text=True, timeout=120, env=env)
+    except subprocess.TimeoutExpired:
+        return None
+    if done.returncode != 0:
+        return None
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def run_cli(args: Sequence[str], *, input: str | None = None, env: Mapping[str, str] | None = None,
+            catch_exceptions: bool = True) -> Any:
+    """Run ``zoo ARGS`` in this process with click's ``CliRunner``, on a fresh registry (as a new
+    ``zoo`` process would see the installed plugins); returns the ``click.testing.Result``
+    (``exit_code``, ``output``, ``stdout``, ``stderr``, ``exception``). For testing the commands
+    a plugin adds::
+
+        result = run_cli(["my-command", "--points", "10"])
+        assert result.exit_code == 0, result.output
+    """
+    from click.testing import CliRunner
+
+    from zoo.cli import cli
+    from zoo.registry import reset_registry
+
+    reset_registry()
+    return CliRunner().invoke(cli, list(args), input=input, env=dict(env or {}), catch_exceptions=catch_exceptions)
 
 
 # -- the pytest plugin ----------------------------------------------------------------------------

@@ -2,7 +2,8 @@
 
 Sub-commands live in their own modules and are imported only when invoked (click's lazy-group
 pattern), so ``zoo --help``, ``zoo list``, ``zoo show`` and ``zoo plugins`` never import
-TensorFlow: only the runner does.
+TensorFlow: only the runner does. Plugins add commands through the ``register_commands`` hook;
+those are loaded only when a name zoo does not ship is asked for, or by ``zoo --help``.
 """
 from __future__ import annotations
 
@@ -32,17 +33,74 @@ COMMANDS: dict[str, str] = {
 }
 
 
+class PluginLoadError(click.ClickException):
+    """A plugin failure that is fatal (``ZOO_STRICT_PLUGINS=1``) while click resolves commands
+    (``zoo --help`` included): printed as zoo prints its errors, exit status 1."""
+
+    def show(self, file: Any = None) -> None:
+        click.echo(f"zoo: error: {self.message}", err=True)
+
+
 class LazyGroup(click.Group):
-    """A group whose commands are imported on demand, turning ZooErrors into one-line messages."""
+    """A group whose commands are imported on demand, turning ZooErrors into one-line messages.
+
+    Commands that plugins add (``register_commands``) are loaded only when a name that is not
+    zoo's own is asked for, or the whole list is (``zoo --help``): ``zoo list`` never loads them.
+    """
+
+    def builtin_commands(self) -> list[str]:
+        """zoo's own command names: no plugin may take one."""
+        return sorted({*self.commands, *COMMANDS})
+
+    def plugin_commands(self, ctx: click.Context) -> dict[str, tuple[str, click.Command]]:
+        """``name → (plugin, command)`` for the commands plugins add, loaded on first use; a
+        plugin whose ``register_commands`` fails is reported once on stderr and left out."""
+        from zoo.registry import get_registry
+
+        try:
+            registry = get_registry()
+            before = {r.name for r in registry.failed_plugins}
+            conflicts_before = set(registry.conflicts)
+            commands = registry.commands(reserved=self.builtin_commands())
+        except ZooError as exc:  # ZOO_STRICT_PLUGINS=1
+            raise PluginLoadError(str(exc)) from exc
+        for record in registry.failed_plugins:
+            if record.name not in before:
+                click.echo(f"zoo: warning: plugin {record.name!r} ({record.module}) failed: {record.error}", err=True)
+        for kind, name in sorted(set(registry.conflicts) - conflicts_before):
+            owners = " and ".join(registry.conflicts[kind, name])
+            click.echo(f"zoo: warning: {kind} {name!r} is added by plugins {owners}; neither is used", err=True)
+        return commands
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted({*super().list_commands(ctx), *COMMANDS})
+        return sorted({*self.builtin_commands(), *self.plugin_commands(ctx)})
 
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
         if name in COMMANDS:
             module, _, attribute = COMMANDS[name].partition(":")
             return getattr(importlib.import_module(module), attribute)
-        return super().get_command(ctx, name)
+        command = super().get_command(ctx, name)
+        if command is None:
+            command = self.plugin_commands(ctx).get(name, (None, None))[1]
+        return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """zoo's own commands, then the plugins' under their own heading, naming the plugin."""
+        plugin_commands = self.plugin_commands(ctx)
+        sections: list[tuple[str, list[tuple[str, click.Command, str]]]] = [
+            ("Commands", [(name, cmd, "") for name in self.builtin_commands()
+                          if (cmd := self.get_command(ctx, name)) is not None and not cmd.hidden]),
+            ("Plugin commands", [(name, cmd, f" [plugin {plugin}]")
+                                 for name, (plugin, cmd) in sorted(plugin_commands.items()) if not cmd.hidden]),
+        ]
+        for title, rows in sections:
+            if rows:
+                width = max(len(name) for name, _, _ in rows)
+                with formatter.section(title):
+                    formatter.write_dl([
+                        (name, cmd.get_short_help_str(formatter.width - 6 - width - len(suffix)) + suffix)
+                        for name, cmd, suffix in rows
+                    ])
 
     def resolve_command(self, ctx: click.Context, args: list[str]) -> Any:
         try:

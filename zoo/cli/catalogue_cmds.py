@@ -93,6 +93,9 @@ def _print_entry(data: dict[str, Any]) -> None:
 def plugins_cmd(ctx: click.Context, fmt: str, requirements: bool) -> None:
     """List every plugin: name, version, what it registered, and every plugin that failed."""
     cat = catalogue(ctx, warn=False)
+    root = ctx.find_root().command
+    # The commands plugins add are loaded only now (never by `zoo list`): they show as parts.
+    cat.registry.commands(reserved=root.builtin_commands() if hasattr(root, "builtin_commands") else ())
     records = [r.to_dict() for r in cat.registry.plugins]
     if requirements:
         seen = sorted({(r["distribution"], r["version"]) for r in records

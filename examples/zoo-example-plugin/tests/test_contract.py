@@ -17,4 +17,5 @@ def test_every_part_is_checked():
         ("dataset", "example-spirals"),
         ("callback", "example-time-limit"),
         ("entry", "example-spirals-mlp"),
+        ("command", "example-spirals-preview"),
     }

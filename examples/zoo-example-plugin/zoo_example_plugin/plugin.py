@@ -1,4 +1,4 @@
-"""The example plugin: one of each part zoo knows.
+"""The example plugin: one of each part zoo knows, and a command.
 
 Nothing here imports TensorFlow, Keras or NumPy at module level: zoo calls the hooks whenever
 it lists its catalogue, so they must be cheap. Builders, loaders and factories import what they
@@ -6,6 +6,7 @@ need when they are called.
 """
 from __future__ import annotations
 
+import json
 import math
 import time
 from typing import Any
@@ -17,6 +18,7 @@ ARCHITECTURE = "example-mlp"
 DATASET = "example-spirals"
 CALLBACK = "example-time-limit"
 ENTRY = "example-spirals-mlp"
+COMMAND = "example-spirals-preview"  # commands are global too, and may not shadow zoo's own
 
 
 # -- architecture -------------------------------------------------------------------------------
@@ -115,6 +117,25 @@ def time_limit(seconds: float = 120.0, entry: str | None = None) -> Any:
     return TimeLimit()
 
 
+# -- command ------------------------------------------------------------------------------------
+def spirals_summary(arms: int = 3, **params: Any) -> list[dict[str, Any]]:
+    """Per split: examples, examples per class and the range of each coordinate (NumPy only)."""
+    import numpy as np
+
+    splits = load_spirals(arms=arms, **params)
+    rows = []
+    for split in ("train", "validation", "test"):
+        x, y = splits[split]
+        rows.append({
+            "split": split,
+            "examples": int(len(x)),
+            "per_class": [int(n) for n in np.bincount(y, minlength=arms)],
+            "x_range": [round(float(x[:, 0].min()), 3), round(float(x[:, 0].max()), 3)],
+            "y_range": [round(float(x[:, 1].min()), 3), round(float(x[:, 1].max()), 3)],
+        })
+    return rows
+
+
 # -- hooks --------------------------------------------------------------------------------------
 @zoo.hookimpl
 def register_architectures(register):
@@ -170,3 +191,30 @@ def register_entries(register):
         target={"metric": "val_accuracy", "value": 0.9},
         tags=["example"],
     )
+
+
+@zoo.hookimpl
+def register_commands(cli):
+    """``zoo example-spirals-preview``: look at the generated data without TensorFlow.
+
+    Only click is imported here (zoo depends on it); NumPy is imported when the command runs,
+    so ``zoo --help`` stays fast.
+    """
+    import click
+
+    @cli.command(COMMAND)
+    @click.option("--points", type=click.IntRange(10), default=300, show_default=True,
+                  help="Points per spiral arm.")
+    @click.option("--arms", type=click.IntRange(2), default=3, show_default=True, help="Spiral arms (classes).")
+    @click.option("--seed", type=int, default=0, show_default=True)
+    @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+    def preview(points: int, arms: int, seed: int, as_json: bool) -> None:
+        """Summarise the example-spirals dataset: examples per split and class, coordinate ranges."""
+        rows = spirals_summary(arms=arms, points_per_arm=points, seed=seed)
+        if as_json:
+            click.echo(json.dumps(rows, indent=2))
+            return
+        click.echo(f"{DATASET}: {arms} arms x {points} points, seed {seed}")
+        for row in rows:
+            click.echo(f"  {row['split']:<10} {row['examples']:>6} examples  per class {row['per_class']}  "
+                       f"x in {row['x_range']}  y in {row['y_range']}")
