@@ -183,6 +183,19 @@ def register_entries(register):
              callbacks=["$plugin-epoch-log"], description="The MLP on the blobs.",
              optimizer="adam", learning_rate=0.01, epochs=5, batch_size=32,
              target={"metric": "val_accuracy", "value": 0.9}, tags=["$plugin"])
+
+
+# Commands: uncomment to add `zoo $plugin-hello` (command names are global: keep the prefix, and
+# never take one of zoo's own, like `list`). Import TensorFlow or NumPy inside the command only.
+# @zoo.hookimpl
+# def register_commands(cli):
+#     import click
+#
+#     @cli.command("$plugin-hello")
+#     @click.option("--name", default="world", show_default=True)
+#     def hello(name):
+#         """Say hello from the $plugin plugin."""
+#         click.echo(f"hello {name} from $plugin")
 '''
 
 TEST = '''\
