@@ -97,7 +97,7 @@ def run_once(cat: Any, name: str, overrides: list[str], mode: str) -> dict[str, 
     keras.backend.clear_session()
     extra = {"full": ["feature_cache=false"], "course": ["feature_cache=false", "jit_compile=false"]}
     entry = cat.resolve(name, [*overrides, *extra.get(mode, ["feature_cache=true"])])
-    result = runner.train(entry, cat.registry, verbose=0, save=False)
+    result = runner.train(entry, cat.registry, verbose=0, save=False).result
     return {
         "mode": mode,
         "train_seconds": result.train_seconds,

@@ -36,7 +36,7 @@ def run(entry_name: str, epochs: int, policy: str | None, limit: int | None = No
 
     from zoo.catalogue import load_catalogue
     from zoo.losses import make_loss
-    from zoo.runner import make_optimizer, total_steps
+    from zoo.compiling import make_optimizer, total_steps
 
     catalogue = load_catalogue()
     entry = catalogue.resolve(entry_name)

@@ -56,7 +56,7 @@ def bench(name: str, params: dict[str, Any], batch_size: int, steps: int | None,
     import tensorflow as tf
 
     from zoo.registry import get_registry
-    from zoo.runner import count_examples, pipeline
+    from zoo.pipeline import count_examples, pipeline
 
     spec = get_registry().dataset(name)
     params = {**spec.params, **params}

@@ -72,7 +72,7 @@ def child(entry_name: str, overrides: list[str], batch_size: int | None, steps: 
     """Runs under ONEDNN_VERBOSE=1: train warm-up steps, print MARK, train the timed steps."""
     import numpy as np
 
-    from zoo import runner
+    from zoo import compiling, runner
     from zoo.catalogue import load_catalogue
 
     catalogue = load_catalogue()
@@ -80,7 +80,7 @@ def child(entry_name: str, overrides: list[str], batch_size: int | None, steps: 
     tf = runner.setup(entry)
     batch = batch_size or entry.recipe.batch_size
     model = runner.build_model(entry, catalogue.registry)
-    runner.compile_model(model, entry, steps=warmup + steps)
+    compiling.compile_model(model, entry, steps=warmup + steps)
     rng = np.random.default_rng(0)
     x = rng.random((batch, *entry.input_shape), dtype=np.float32)
     classes = max(entry.num_classes, 2)

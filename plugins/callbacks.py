@@ -12,21 +12,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-import zoo
-
-_MODES = ("max", "min")
-
+from zoo.api import hookimpl, improvement_mode, reached
 
 def _mode_for(metric: str, mode: str) -> str:
     if mode == "auto":
-        return "min" if any(w in metric for w in ("loss", "error", "mae", "mse")) else "max"
-    if mode not in _MODES:
+        return improvement_mode(metric)
+    if mode not in ("max", "min"):
         raise ValueError(f"mode must be 'max', 'min' or 'auto', not {mode!r}")
     return mode
-
-
-def _passed(value: float, threshold: float, mode: str) -> bool:
-    return value >= threshold if mode == "max" else value <= threshold
 
 
 def stop_at_accuracy(metric: str = "accuracy", value: float = 0.99, mode: str = "auto", verbose: bool = True) -> Any:
@@ -49,7 +42,7 @@ def stop_at_accuracy(metric: str = "accuracy", value: float = 0.99, mode: str = 
 
         def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
             current = (logs or {}).get(metric)
-            if current is None or not _passed(float(current), threshold, mode):
+            if current is None or not reached(float(current), threshold, mode):
                 return
             self.stopped_epoch, self.stopped_value = epoch + 1, float(current)
             self.seconds = time.perf_counter() - self.start
@@ -139,7 +132,7 @@ def time_to_target(target: dict[str, Any] | None = None, run_dir: str | None = N
         def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
             current = (logs or {}).get(metric)
             if self.seconds is None and current is not None and not math.isnan(float(current)) \
-                    and _passed(float(current), threshold, mode):
+                    and reached(float(current), threshold, mode):
                 self.seconds = time.perf_counter() - self.start
                 self.epoch, self.reached_value = epoch + 1, float(current)
 
@@ -153,7 +146,7 @@ def time_to_target(target: dict[str, Any] | None = None, run_dir: str | None = N
     return TimeToTarget()
 
 
-@zoo.hookimpl
+@hookimpl
 def register_callbacks(register):
     register("stop-at-accuracy", stop_at_accuracy,
              description="Stop when a metric passes a threshold (the course's myCallback); says which and when.",

@@ -298,7 +298,7 @@ def decode_file(path: str, image_size: Any, color_mode: str = "rgb") -> Any:
     reason = check_image_file(Path(path))
     if reason:
         raise DataError(f"{path}: {reason}")
-    from zoo.tfruntime import import_tensorflow
+    from zoo.api import import_tensorflow
 
     tf = import_tensorflow()
     image = _decode(tf, tf.io.read_file(str(path)), _size(image_size), _channels(color_mode))
@@ -317,7 +317,7 @@ def image_dataset(files: list[str], labels: list[int], class_names: list[str], i
                   color_mode: str, label_mode: str) -> Any:
     """An unbatched ``tf.data.Dataset`` of ``(image, label)``: read, decode and resize in
     parallel; the runner caches it, so each file is decoded once."""
-    from zoo.tfruntime import import_tensorflow
+    from zoo.api import import_tensorflow
 
     tf = import_tensorflow()
     import numpy as np

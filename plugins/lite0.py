@@ -16,7 +16,8 @@ Weights (``weights=``):
 - ``"none"``: random initialisation (the control that shows what pretraining buys).
 
 With ``include_top=False`` the model is ``Input → base → head`` (nested models named ``base``
-and ``head``, :mod:`zoo.feature_cache`); with ``include_top=True`` it is the flat classifier.
+and ``head``, ``zoo.api.frozen_base_model``), trained in a ``TrainHead`` phase while the base is
+frozen; with ``include_top=True`` it is the flat classifier, trained in one ``Fit``.
 
 Like every plugin module, this one imports TensorFlow/Keras/numpy only inside functions.
 """
@@ -28,9 +29,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import zoo
-from zoo import settings
-from zoo.errors import UnknownNameError, ZooError
+from zoo.api import (BASE_NAME, HEAD_NAME, Fit, TrainHead, UnknownNameError, ZooError, cache_dir, frozen_base_model,
+                     hookimpl)
 from zoo_plugins.model_parts import describe_error, load_weights_or_raise
 
 ARCHITECTURE = "efficientnet-lite0"
@@ -253,7 +253,7 @@ def package_pth() -> Path | None:
 
 def imagenet_weights_path() -> Path:
     """Where the converted ImageNet weights live (``$ZOO_HOME/cache/weights/…``)."""
-    return settings.cache_dir() / "weights" / WEIGHTS_NAME
+    return cache_dir() / "weights" / WEIGHTS_NAME
 
 
 def imagenet_weights() -> Path:
@@ -279,7 +279,7 @@ def resolve_weights(weights: str | None) -> Path | None:
                                   f"(use {IMAGENET!r}, 'none' or a path to a .pth/.weights.h5)")
     if path.suffix == ".pth":
         try:
-            return convert_pth(path, settings.cache_dir() / "weights" / (path.stem + ".weights.h5"))
+            return convert_pth(path, cache_dir() / "weights" / (path.stem + ".weights.h5"))
         except ValueError as exc:  # LegacyPthError included: not a Lite0 checkpoint we can read
             raise MissingWeightsError(f"architecture {ARCHITECTURE!r}: cannot use weights {path}: {exc}") from None
     if not path.name.endswith(".weights.h5"):
@@ -377,8 +377,8 @@ def build_efficientnet_lite0(
 
 def _transfer_model(full: Any, features: Any, input_shape: tuple[int, ...], pooling: str, dense_units: int,
                     dropout: float, out_units: int, out_activation: str, trainable: bool) -> Any:
-    """``Input → base → head``: zoo's frozen-base convention (:mod:`zoo.feature_cache`), so the
-    runner can cache the base's features (``feature_cache = true``) and train only the head.
+    """``Input → base → head``: zoo's frozen-base convention (``zoo.api.frozen_base_model``), so
+    the runner can cache the base's features (``feature_cache = true``) and train only the head.
 
     ``base`` is the sub-graph of ``full`` from its input (scaling included) to ``cut_layer``,
     keeping the layer names (``model.get_layer("base").get_layer("top_activation")``);
@@ -386,8 +386,6 @@ def _transfer_model(full: Any, features: Any, input_shape: tuple[int, ...], pool
     """
     import keras
     from keras import layers
-
-    from zoo.feature_cache import BASE_NAME, HEAD_NAME
 
     base = keras.Model(full.input, features, name=BASE_NAME)
     base.trainable = bool(trainable)
@@ -402,13 +400,16 @@ def _transfer_model(full: Any, features: Any, input_shape: tuple[int, ...], pool
     head_layers.append(layers.Dense(out_units, activation=out_activation, name="head_output"))
     head = keras.Sequential(head_layers, name=HEAD_NAME)
 
-    inputs = keras.Input(shape=input_shape, name="image")
-    # training=False: BatchNorm stays in inference mode even when trainable=True fine-tunes the
-    # base (its moving statistics would otherwise drift on small batches), as in plugins/transfer.py.
-    return keras.Model(inputs, head(base(inputs, training=False)), name="efficientnet_lite0_transfer")
+    return frozen_base_model(base, head, input_shape, name="efficientnet_lite0_transfer")
 
 
-@zoo.hookimpl
+def lite0_plan(*, include_top: bool = False, trainable: bool = False, **_: Any) -> list[Any]:
+    """A frozen base trains its head (on cached features with ``feature_cache = true``); a
+    trainable base or the flat classifier trains whole."""
+    return [Fit()] if include_top or trainable else [TrainHead()]
+
+
+@hookimpl
 def register_architectures(register):
     register(
         ARCHITECTURE,
@@ -420,4 +421,5 @@ def register_architectures(register):
         tags=("course2", "transfer", "pretrained", "image"),
         tasks=("binary", "multiclass"),
         accepts=accepts,
+        plan=lite0_plan,
     )

@@ -2,9 +2,10 @@
 
 InceptionV3 (``include_top=False``) is cut at ``mixed7``, frozen, and topped with
 Flatten → Dense(1024, relu) → Dropout(0.2) → the task's head. The model follows zoo's
-frozen-base convention (:mod:`zoo.feature_cache`): ``Input → base → head`` with nested models
-named ``base`` (input scaling + InceptionV3 up to the cut, frozen) and ``head``, so the runner can
-cache the base's features in HDF5 and train only the head on them.
+frozen-base convention (``zoo.api.frozen_base_model``): ``Input → base → head`` with nested models
+named ``base`` (input scaling + InceptionV3 up to the cut, frozen) and ``head``. Its plan is
+``TrainHead`` (on cached base features with ``feature_cache = true``), then, with
+``fine_tune_from`` and ``fine_tune_epochs``, ``FineTune`` of the top of the base.
 
 Weights: ``weights = "imagenet"`` (Keras downloads them, or finds them in its cache
 ``~/.keras/models``), a path to a weights file (the course's ``local_weights_file``: Keras'
@@ -17,7 +18,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-import zoo
+from zoo.api import (BASE_NAME, HEAD_NAME, DataError, FineTune, TrainHead, flat_layers, frozen_base_model, hookimpl,
+                     offline)
 from zoo_plugins.model_parts import describe_error, load_weights_or_raise, output_layer
 
 IMAGENET_NOTOP_FILE = "inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5"
@@ -46,16 +48,13 @@ def _inception(input_shape: tuple[int, ...], weights: Any) -> Any:
     """InceptionV3 without its top, with the requested weights loaded (errors name the file)."""
     import keras
 
-    from zoo import settings
-    from zoo.errors import DataError
-
     shape = tuple(int(d) for d in input_shape)
     choice = "none" if weights in (None, "", False) else str(weights)
     if choice.lower() == "none":
         return keras.applications.InceptionV3(include_top=False, weights=None, input_shape=shape)
     if choice.lower() == "imagenet":
         cached = _keras_cache_file(IMAGENET_NOTOP_FILE)
-        if settings.offline() and not cached.exists():
+        if offline() and not cached.exists():
             raise DataError(
                 f"architecture inception-v3: ImageNet weights are not in Keras' cache ({cached}) and "
                 f"ZOO_OFFLINE=1 forbids downloading them; use --set architecture.weights=PATH (a local "
@@ -99,11 +98,10 @@ def build_inception_transfer(
     ``input_scaling="unit"`` maps the loaders' [0, 1] pixels to InceptionV3's [-1, 1] inside the
     base (a Rescaling layer, safe to load); ``"none"`` passes pixels through (the course's code).
     ``fine_tune_from`` names a base layer (e.g. ``"mixed6"``): after the head is trained, that
-    layer and those after it are unfrozen for ``fine_tune_epochs`` at ``fine_tune_learning_rate``.
+    layer and those after it are unfrozen for ``fine_tune_epochs`` at ``fine_tune_learning_rate``
+    (:func:`transfer_plan`); here it is only checked.
     """
     import keras
-
-    from zoo.feature_cache import BASE_NAME, HEAD_NAME, FineTune, flat_layers
 
     if input_scaling not in SCALINGS:
         raise ValueError(f"input_scaling must be one of {', '.join(SCALINGS)}, not {input_scaling!r}")
@@ -129,12 +127,16 @@ def build_inception_transfer(
     head_layers.append(output_layer(task, num_classes))
     head = keras.Sequential(head_layers, name=HEAD_NAME)
 
-    inputs = keras.Input(shape=tuple(input_shape), name="image")
-    # training=False keeps BatchNorm in inference mode even after fine-tuning unfreezes it.
-    model = keras.Model(inputs, head(base(inputs, training=False)), name="inception_transfer")
+    return frozen_base_model(base, head, input_shape, name="inception_transfer")
+
+
+def transfer_plan(*, fine_tune_from: str | None = None, fine_tune_epochs: int = 0,
+                  fine_tune_learning_rate: float = 1e-5, **_: Any) -> list[Any]:
+    """Train the head (the base frozen); then, when asked, fine-tune the base from a layer on."""
+    plan: list[Any] = [TrainHead()]
     if fine_tune_from is not None and int(fine_tune_epochs) > 0:
-        model.zoo_fine_tune = FineTune(str(fine_tune_from), int(fine_tune_epochs), float(fine_tune_learning_rate))
-    return model
+        plan.append(FineTune(str(fine_tune_from), int(fine_tune_epochs), float(fine_tune_learning_rate)))
+    return plan
 
 
 def accepts_inception(input_shape: tuple[int, ...], num_classes: int, task: str, *, weights: Any = "imagenet",
@@ -151,7 +153,7 @@ def accepts_inception(input_shape: tuple[int, ...], num_classes: int, task: str,
     return None
 
 
-@zoo.hookimpl
+@hookimpl
 def register_architectures(register):
     register(
         "inception-v3",
@@ -162,4 +164,5 @@ def register_architectures(register):
         tags=("course2", "transfer", "cnn"),
         tasks=("binary", "multiclass"),
         accepts=accepts_inception,
+        plan=transfer_plan,
     )

@@ -238,8 +238,8 @@ def test_fashion_cnn_on_real_data(shared_data: Path, tmp_path: Path) -> None:
 def test_inference_warm_up_traces_the_function_that_is_timed():
     """With steps_per_execution > 1, a one-batch warm-up traced a different predict function than
     the timed passes, so tracing was timed (fashion-cnn-fast measured 3,105 instead of 11,427/s)."""
-    from zoo import runner
-    from zoo.bench import inference_throughput
+    from zoo import compiling, runner
+    from zoo.measure import inference_throughput
     from zoo.catalogue import load_catalogue
     from zoo.registry import get_registry
 
@@ -248,7 +248,7 @@ def test_inference_warm_up_traces_the_function_that_is_timed():
     entry = load_catalogue(registry).resolve("hello-dense", ["steps_per_execution=8", "batch_size=4",
                                                              f"dataset.xs=[{xs}]"])
     model = runner.build_model(entry, registry)
-    runner.compile_model(model, entry)
+    compiling.compile_model(model, entry)
     traces = []
     predict = model.predict
 

@@ -19,7 +19,7 @@ def _train(name, overrides, **kwargs):
     keras.backend.clear_session()
     cat = tiny_catalogue()
     entry = cat.resolve(name, overrides)
-    return entry, runner.train(entry, cat.registry, verbose=0, save=False, **kwargs)
+    return entry, runner.train(entry, cat.registry, verbose=0, save=False, **kwargs).result
 
 
 def test_callbacks_are_registered_by_the_callbacks_plugin():
@@ -94,7 +94,7 @@ def test_time_to_target_without_a_target_is_a_clear_error():
     assert entry.target is not None  # fashion-dense has one; take it away
     entry.target = None
     with pytest.raises(IncompatibleError, match="time-to-target needs the entry's target"):
-        runner.train(entry, cat.registry, verbose=0, save=False)
+        runner.train(entry, cat.registry, verbose=0, save=False).result
 
 
 def test_terminate_on_nan_stops_a_diverging_run():
@@ -117,7 +117,7 @@ def test_runs_in_the_same_second_get_their_own_folders(tmp_path, monkeypatch):
     """Run folders are named to the second; a second run in that second must not share one."""
     import time
 
-    from zoo.runner import reserve_run_dir
+    from zoo.run_context import reserve_run_dir
 
     monkeypatch.setattr(time, "strftime", lambda fmt, *args: "20261127-120000")  # one second for all
     folders = [reserve_run_dir(tmp_path / "runs", "fashion-dense") for _ in range(3)]

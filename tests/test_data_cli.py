@@ -126,7 +126,7 @@ def test_loader_output_feeds_keras_through_the_runner_pipeline(shared_data, monk
     import keras
 
     from zoo.registry import get_registry
-    from zoo.runner import pipeline
+    from zoo.pipeline import pipeline
 
     for name, params, loss in (("fashion_mnist", {}, "sparse_categorical_crossentropy"),
                                ("horse_or_human", {"image_size": [32, 32], "augment": True}, "binary_crossentropy")):

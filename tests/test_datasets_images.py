@@ -115,7 +115,7 @@ def test_validation_split_is_seeded_and_disjoint(folder):
 def test_augment_changes_training_batches_only(folder):
     splits = load_image_folder(data_dir=str(folder), image_size=[16, 16], augment=True)
     assert callable(splits["augment"])
-    from zoo.runner import pipeline
+    from zoo.pipeline import pipeline
 
     train = pipeline(splits["train"], 5, training=True, seed=0, augment=splits["augment"])
     plain = pipeline(splits["train"], 5, training=True, seed=0)

@@ -31,7 +31,6 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 from zoo_plugins import data_sources, mnist_data
-from zoo_plugins.data_sources import RemoteFile
 
 from zoo.cli import cli
 from zoo.errors import DataError

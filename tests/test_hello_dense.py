@@ -47,7 +47,7 @@ def test_runner_api_trains_without_saving_and_reports_plain_data():
 
     catalogue = load_catalogue()
     entry = catalogue.resolve("hello-dense", ["epochs=20"])
-    result = train(entry, catalogue.registry, save=False, verbose=0)
+    result = train(entry, catalogue.registry, save=False, verbose=0).result
     assert result.model_dir is None and result.epochs == 20 and len(result.epoch_seconds) == 20
     assert result.params_total == 2 and result.params_trainable == 2
     assert set(result.metrics) == {"train", "test"} and "mae" in result.metrics["test"]
@@ -57,7 +57,7 @@ def test_runner_api_trains_without_saving_and_reports_plain_data():
 def test_predict_rejects_inputs_of_the_wrong_size(zoo_env: Path):
     from zoo.catalogue import load_catalogue
     from zoo.errors import DataError
-    from zoo.runner import parse_inputs
+    from zoo.predict import parse_inputs
 
     catalogue = load_catalogue()
     entry = catalogue.resolve("hello-dense")
@@ -68,7 +68,7 @@ def test_predict_rejects_inputs_of_the_wrong_size(zoo_env: Path):
 
 def test_a_corrupt_saved_model_is_named(zoo_env: Path):
     from zoo.errors import DataError
-    from zoo.runner import load_model
+    from zoo.artifacts import load_model
 
     folder = zoo_env / "models" / "hello-dense"
     folder.mkdir(parents=True)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from zoo.errors import UnknownNameError
-from zoo.feature_cache import split_frozen_base
+from zoo.frozen_base import split_frozen_base
 from zoo_plugins import lite0, torch_legacy
 
 IMAGENET_CAT = {281, 282, 283, 284, 285}  # tabby, tiger cat, Persian, Siamese, Egyptian cat
@@ -132,7 +132,7 @@ def test_conversion_layout_on_a_synthetic_checkpoint(tmp_path: Path) -> None:
     np.testing.assert_array_equal(model.get_layer("predictions").kernel.numpy()[3, 9], state["_fc.weight"][9, 3])
     np.testing.assert_array_equal(model.get_layer("top_bn").moving_variance.numpy(), state["_bn1.running_var"])
     # The converted file is a real Keras .weights.h5 and feeds a truncated transfer model too.
-    converted = Path(lite0.settings.cache_dir()) / "weights" / "synthetic.weights.h5"
+    converted = Path(lite0.cache_dir()) / "weights" / "synthetic.weights.h5"
     assert converted.is_file()
     transfer = lite0.build_efficientnet_lite0((64, 64, 3), 1, task="binary", weights=str(converted))
     np.testing.assert_array_equal(transfer.get_layer("base").get_layer("top_conv").kernel.numpy(),

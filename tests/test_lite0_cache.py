@@ -6,6 +6,7 @@ optional package is needed.
 """
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -44,7 +45,7 @@ def _entry(name: str, photos: Path, *overrides: str):
 def test_lite0_entries_ask_for_the_cache_and_their_model_fits_it(tiny_photos: Path) -> None:
     from zoo import runner
     from zoo.catalogue import load_catalogue
-    from zoo.feature_cache import split_frozen_base
+    from zoo.frozen_base import split_frozen_base
 
     for name in ("lite0-transfer-cats-dogs", "lite0-random-cats-dogs", "lite0-transfer-horses", "lite0-random-horses"):
         assert load_catalogue().resolve(name).recipe.feature_cache, name
@@ -58,7 +59,7 @@ def test_lite0_entries_ask_for_the_cache_and_their_model_fits_it(tiny_photos: Pa
 
 
 @pytest.mark.slow
-def test_lite0_trains_its_head_on_cached_features(tiny_photos: Path, zoo_env: Path, capfd: pytest.CaptureFixture) -> None:
+def test_lite0_trains_its_head_on_cached_features(tiny_photos: Path, zoo_env: Path, caplog: pytest.LogCaptureFixture) -> None:
     import h5py
     import keras
 
@@ -66,8 +67,9 @@ def test_lite0_trains_its_head_on_cached_features(tiny_photos: Path, zoo_env: Pa
 
     entry, registry = _entry("lite0-random-cats-dogs", tiny_photos)
     keras.backend.clear_session()
-    cached = runner.train(entry, registry, verbose=0)
-    err = capfd.readouterr().err
+    caplog.set_level(logging.INFO, logger="zoo")
+    cached = runner.train(entry, registry, verbose=0).result
+    err = caplog.text
     assert "feature cache stored for train: 10 examples" in err, err
     assert "feature cache stored for validation: 6 examples" in err, err  # the test/ folder
     files = sorted((zoo_env / "cache" / "features").glob("*.h5"))
@@ -78,15 +80,17 @@ def test_lite0_trains_its_head_on_cached_features(tiny_photos: Path, zoo_env: Pa
 
     # Second run: read from the cache, the same head training.
     keras.backend.clear_session()
-    again = runner.train(entry, registry, verbose=0, save=False)
-    assert "feature cache hit for train" in capfd.readouterr().err
+    caplog.clear()
+    again = runner.train(entry, registry, verbose=0, save=False).result
+    assert "feature cache hit for train" in caplog.text
     np.testing.assert_allclose(again.history["loss"], cached.history["loss"], rtol=1e-5)
 
     # Without the cache (the full forward pass every epoch) the numbers are the same.
     keras.backend.clear_session()
+    caplog.clear()
     full_entry, _ = _entry("lite0-random-cats-dogs", tiny_photos, "feature_cache=false")
-    full = runner.train(full_entry, registry, verbose=0, save=False)
-    assert "feature cache" not in capfd.readouterr().err
+    full = runner.train(full_entry, registry, verbose=0, save=False).result
+    assert "feature cache" not in caplog.text
     np.testing.assert_allclose(full.history["loss"], cached.history["loss"], rtol=1e-3)
     np.testing.assert_allclose(full.history["val_loss"], cached.history["val_loss"], rtol=1e-3)
 
@@ -98,9 +102,7 @@ def test_lite0_trains_its_head_on_cached_features(tiny_photos: Path, zoo_env: Pa
 def test_a_trainable_base_with_the_cache_is_refused_saying_why(tiny_photos: Path) -> None:
     import keras
 
-    from zoo import runner
 
     keras.backend.clear_session()
-    entry, registry = _entry("lite0-random-cats-dogs", tiny_photos, "architecture.trainable=true")
-    with pytest.raises(IncompatibleError, match="base has trainable weights.*feature_cache = false"):
-        runner.train(entry, registry, verbose=0, save=False)
+    with pytest.raises(IncompatibleError, match="no train_head phase: a trainable base.*set feature_cache = false"):
+        _entry("lite0-random-cats-dogs", tiny_photos, "architecture.trainable=true")

@@ -6,7 +6,7 @@ import pytest
 
 from zoo.catalogue import load_catalogue
 from zoo.errors import CatalogueError, IncompatibleError
-from zoo.specs import LABEL_SMOOTHING_LOSSES
+from zoo.metrics import LABEL_SMOOTHING_LOSSES
 
 
 def _probabilities(rows: int = 6, classes: int = 4) -> np.ndarray:
@@ -53,7 +53,7 @@ def test_label_smoothing_is_checked_in_the_catalogue():
 def test_a_model_compiled_with_smoothing_saves_and_loads_in_safe_mode(tmp_path):
     import keras
 
-    from zoo.runner import compile_model
+    from zoo.compiling import compile_model
 
     entry = load_catalogue().resolve("fashion-dense", ["label_smoothing=0.1"])
     keras.utils.set_random_seed(0)

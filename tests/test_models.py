@@ -141,7 +141,7 @@ def test_each_entry_trains_one_epoch_saves_and_reloads_safely(name, overrides, z
     keras.backend.clear_session()
     cat = tiny_catalogue()
     entry = cat.resolve(name, ["epochs=1", "batch_size=8", *overrides])
-    result = runner.train(entry, cat.registry, verbose=0)
+    result = runner.train(entry, cat.registry, verbose=0).result
     assert result.epochs == 1 and len(result.history["loss"]) == 1
     assert result.history["loss"][0] == pytest.approx(result.history["loss"][0])  # not NaN
     assert "accuracy" in result.history
@@ -168,6 +168,6 @@ def test_fashion_cnn_learns_the_tiny_patterns():
     keras.backend.clear_session()
     cat = tiny_catalogue()
     entry = cat.resolve("fashion-cnn", ["epochs=8", "batch_size=8", "dataset.examples=80"])
-    result = runner.train(entry, cat.registry, verbose=0, save=False)
+    result = runner.train(entry, cat.registry, verbose=0, save=False).result
     assert result.history["loss"][-1] < result.history["loss"][0]
     assert result.metrics["test"]["accuracy"] >= 0.5

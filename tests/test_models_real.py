@@ -27,5 +27,5 @@ def test_course_recipe_reaches_the_course_accuracy_on_real_fashion_mnist(name, s
     cat = load_catalogue(registry)
     entry = cat.resolve(name, [f"dataset.data_dir={shared_data / 'fashion-mnist'}"])
     assert entry.recipe.epochs == 5  # the course recipe, unchanged
-    result = runner.train(entry, registry, verbose=0, save=False)
+    result = runner.train(entry, registry, verbose=0, save=False).result
     assert result.metrics["test"]["accuracy"] >= BARS[name], result.metrics

@@ -5,6 +5,7 @@ import pytest
 
 from zoo.catalogue import load_catalogue
 from zoo.errors import CatalogueError
+from zoo.phases import TrainHead
 
 
 def test_jit_compile_accepts_only_known_values():
@@ -19,7 +20,7 @@ def test_jit_compile_accepts_only_known_values():
 def test_head_only_xla_is_off_for_the_full_model_and_on_for_a_cached_head():
     import keras
 
-    from zoo.runner import compile_model
+    from zoo.compiling import compile_model
 
     entry = load_catalogue().resolve("hello-dense", ["jit_compile=\"head\""])
     model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
@@ -36,7 +37,7 @@ def test_optimizer_only_xla_fuses_the_update_and_trains_the_same_weights(optimiz
     import keras
     import numpy as np
 
-    from zoo.runner import compile_model
+    from zoo.compiling import compile_model
 
     rng = np.random.default_rng(0)
     x = rng.normal(size=(64, 8)).astype("float32")
@@ -61,7 +62,7 @@ def test_optimizer_only_xla_fuses_the_update_and_trains_the_same_weights(optimiz
 
 
 def test_cosine_schedule_decays_over_the_whole_run():
-    from zoo.runner import make_optimizer, total_steps
+    from zoo.compiling import make_optimizer, total_steps
 
     entry = load_catalogue().resolve("hello-dense", ["lr_schedule={name = \"cosine\"}", "learning_rate=0.5",
                                                      "epochs=4", "batch_size=2"])
@@ -99,7 +100,7 @@ def test_a_cached_head_gets_the_whole_run_schedule(tmp_path):
     class Plugin:
         @zoo.hookimpl
         def register_architectures(self, register):
-            register("frozen", build)
+            register("frozen", build, plan=[TrainHead()])
 
         @zoo.hookimpl
         def register_datasets(self, register):
@@ -112,14 +113,14 @@ def test_a_cached_head_gets_the_whole_run_schedule(tmp_path):
 
     pm, records = load_plugins(extra=[("p", Plugin())], entry_points=False)
     catalogue = Catalogue(collect(pm, records))
-    result = train(catalogue.resolve("cached"), catalogue.registry, save=False, verbose=0)
+    result = train(catalogue.resolve("cached"), catalogue.registry, save=False, verbose=0).result
     assert result.epochs == 2 and np.isfinite(result.history["loss"]).all()
 
 
 def test_data_autotune_is_off_by_default_and_a_recipe_switch():
     import numpy as np
 
-    from zoo.runner import pipeline
+    from zoo.pipeline import pipeline
 
     catalogue = load_catalogue()
     assert catalogue.resolve("hello-dense").recipe.data_autotune is False
@@ -145,7 +146,7 @@ def test_data_autotune_is_off_by_default_and_a_recipe_switch():
 def test_cosine_warmup_rises_to_the_learning_rate_then_decays():
     import keras
 
-    from zoo.runner import make_optimizer
+    from zoo.compiling import make_optimizer
 
     entry = load_catalogue().resolve("hello-dense", ["lr_schedule={name = \"cosine\", warmup_steps = 10}",
                                                      "learning_rate=0.4"])

@@ -7,12 +7,13 @@ the course's ``local_weights_file``.
 from __future__ import annotations
 
 import warnings
+import logging
 from pathlib import Path
 
 import pytest
 
 from test_models_tinydata import tiny_catalogue
-from zoo.errors import DataError, IncompatibleError
+from zoo.errors import DataError, IncompatibleError, ZooWarning
 
 SMALL = ["dataset.image_size=[75, 75]", "architecture.dense_units=16", "batch_size=8"]
 
@@ -34,7 +35,7 @@ def _first_conv_kernel(model):
     import keras
     import numpy as np
 
-    from zoo.feature_cache import flat_layers
+    from zoo.frozen_base import flat_layers
 
     layers = flat_layers(model)
     conv = next(layer for layer in layers if isinstance(layer, keras.layers.Conv2D))
@@ -131,7 +132,7 @@ def _features_files(home: Path) -> list[Path]:
 
 
 @pytest.mark.slow
-def test_feature_cache_trains_the_head_on_cached_features_with_matching_results(weights_file, zoo_env, capfd):
+def test_feature_cache_trains_the_head_on_cached_features_with_matching_results(weights_file, zoo_env, caplog):
     import h5py
     import keras
     import numpy as np
@@ -143,26 +144,29 @@ def test_feature_cache_trains_the_head_on_cached_features_with_matching_results(
     overrides = [*SMALL, f"architecture.weights={weights_file}", "architecture.cut_layer=mixed2", "epochs=2",
                  "jit_compile=false"]
     keras.backend.clear_session()
-    cached = runner.train(cat.resolve("inception-transfer", overrides), cat.registry, verbose=0)
+    caplog.set_level(logging.INFO, logger="zoo")
+    cached = runner.train(cat.resolve("inception-transfer", overrides), cat.registry, verbose=0).result
     files = _features_files(zoo_env)
     assert len(files) == 2  # train and validation
     with h5py.File(files[0], "r") as f:
         assert f["features"].shape[1:] == (7, 7, 288) and f["features"].shape[0] in (16, 8)
         assert len(f["labels"]) == f["features"].shape[0] and "horse_or_human" in f.attrs["facts"]
-    assert "feature cache stored for train" in capfd.readouterr().err
+    assert "feature cache stored for train" in caplog.text
     stamps = [f.stat().st_mtime_ns for f in files]
 
     # A second run reads the cache (nothing recomputed) and trains the same head.
     keras.backend.clear_session()
-    again = runner.train(cat.resolve("inception-transfer", overrides), cat.registry, verbose=0)
-    assert "feature cache hit for train" in capfd.readouterr().err
+    caplog.clear()
+    again = runner.train(cat.resolve("inception-transfer", overrides), cat.registry, verbose=0).result
+    assert "feature cache hit for train" in caplog.text
     assert [f.stat().st_mtime_ns for f in _features_files(zoo_env)] == stamps
     np.testing.assert_allclose(again.history["loss"], cached.history["loss"], rtol=1e-5)
 
     # The same recipe without the cache (full forward pass every epoch) gives the same results.
     keras.backend.clear_session()
+    caplog.clear()
     full = runner.train(cat.resolve("inception-transfer", [*overrides, "feature_cache=false"]), cat.registry,
-                        verbose=0, save=False)
+                        verbose=0, save=False).result
     np.testing.assert_allclose(full.history["loss"], cached.history["loss"], rtol=1e-3)
     np.testing.assert_allclose(full.history["val_loss"], cached.history["val_loss"], rtol=1e-3)
     assert full.params_total == cached.params_total
@@ -178,7 +182,7 @@ def test_feature_cache_trains_the_head_on_cached_features_with_matching_results(
 
 
 @pytest.mark.slow
-def test_augmentation_turns_the_feature_cache_off(zoo_env, capfd):
+def test_augmentation_turns_the_feature_cache_off(zoo_env):
     import keras
 
     from zoo import runner
@@ -187,22 +191,20 @@ def test_augmentation_turns_the_feature_cache_off(zoo_env, capfd):
     cat = tiny_catalogue()
     entry = cat.resolve("inception-transfer", [*SMALL, "architecture.weights=none", "architecture.cut_layer=mixed2",
                                                "epochs=1", "dataset.augment=true"])
-    result = runner.train(entry, cat.registry, verbose=0, save=False)
+    with pytest.warns(ZooWarning, match="feature cache off"):
+        result = runner.train(entry, cat.registry, verbose=0, save=False).result
     assert result.epochs == 1
     assert _features_files(zoo_env) == []
-    assert "feature cache off" in capfd.readouterr().err
 
 
 def test_feature_cache_needs_a_frozen_base():
     import keras
 
-    from zoo import runner
 
     keras.backend.clear_session()
     cat = tiny_catalogue()
-    entry = cat.resolve("fashion-dense", ["epochs=1", "feature_cache=true"])
-    with pytest.raises(IncompatibleError, match="needs a model with a frozen base"):
-        runner.train(entry, cat.registry, verbose=0, save=False)
+    with pytest.raises(IncompatibleError, match="feature_cache = true.*'mlp' trains in fit here"):
+        cat.resolve("fashion-dense", ["epochs=1", "feature_cache=true"])
 
 
 def test_cache_key_follows_base_weights_and_data():
@@ -224,8 +226,8 @@ def test_fine_tune_from_unfreezes_the_top_of_the_base_for_a_second_phase(weights
     import keras
     import numpy as np
 
-    from zoo import runner
-    from zoo.feature_cache import flat_layers
+    from zoo import artifacts, runner
+    from zoo.frozen_base import flat_layers
 
     keras.backend.clear_session()
     cat = tiny_catalogue()
@@ -234,11 +236,11 @@ def test_fine_tune_from_unfreezes_the_top_of_the_base_for_a_second_phase(weights
         "architecture.fine_tune_from=mixed1",
         "architecture.fine_tune_epochs=1", "architecture.fine_tune_learning_rate=0.001",
     ])
-    result = runner.train(entry, cat.registry, verbose=0)
+    result = runner.train(entry, cat.registry, verbose=0).result
     assert result.epochs == 2 and len(result.history["loss"]) == 2  # head phase + fine-tune phase
     initial = keras.applications.InceptionV3(include_top=False, weights=None, input_shape=(75, 75, 3))
     initial.load_weights(weights_file)
-    tuned = runner.load_model(entry.name).get_layer("base")
+    tuned = artifacts.load_model(entry.name).get_layer("base")
     # Layer names are auto-numbered per process, so pair the convolutions by position.
     names = [layer.name for layer in flat_layers(tuned)]
     cut = names.index("mixed1")

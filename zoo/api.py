@@ -12,6 +12,7 @@ module is cheap: no TensorFlow, no Keras (the helpers that need them import them
 - training plans: :class:`Fit`, :class:`TrainHead`, :class:`FineTune` (``register(..., plan=...)``);
 - frozen-base building blocks: :func:`frozen_base_model`, :data:`BASE_NAME`, :data:`HEAD_NAME`,
   :func:`flat_layers`;
+- metric rules: :func:`higher_is_better`, :func:`improvement_mode`, :func:`reached`;
 - data helpers: :data:`SPLITS`, :func:`holdout_indices`, :func:`import_tensorflow`.
 """
 from __future__ import annotations
@@ -19,6 +20,7 @@ from __future__ import annotations
 from zoo import __version__, hookimpl
 from zoo.errors import (CatalogueError, DataError, IncompatibleError, NotTrainedError, UnknownNameError,
                         ZooError)
+from zoo.metrics import higher_is_better, improvement_mode, reached
 from zoo.frozen_base import BASE_NAME, HEAD_NAME, flat_layers, frozen_base_model
 from zoo.phases import FineTune, Fit, Phase, TrainHead
 from zoo.settings import cache_dir, data_dir, data_origin, home, offline
@@ -32,5 +34,6 @@ __all__ = [
     "home", "cache_dir", "data_dir", "data_origin", "offline",
     "Fit", "TrainHead", "FineTune", "Phase",
     "frozen_base_model", "BASE_NAME", "HEAD_NAME", "flat_layers",
+    "higher_is_better", "improvement_mode", "reached",
     "TASKS", "SPLITS", "TRAIN", "VALIDATION", "TEST", "holdout_indices", "import_tensorflow",
 ]

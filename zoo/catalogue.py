@@ -17,83 +17,19 @@ from __future__ import annotations
 
 import copy
 import fnmatch
-import re
 import tomllib
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
-from dataclasses import fields as dataclass_fields
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from zoo import settings
-from zoo.errors import CatalogueError, IncompatibleError, UnknownNameError, ZooError
+from zoo.entries import ENTRY_FIELDS, PART_FIELDS, RawEntry, paths, resolve_raw
+from zoo.errors import CatalogueError, UnknownNameError, ZooError
 from zoo.registry import Registry
-from zoo.specs import LABEL_SMOOTHING_LOSSES, RECIPE_KEYS, Entry, PartRef, Recipe, Target
-
-PART_FIELDS = ("architecture", "dataset")
-ENTRY_FIELDS: tuple[str, ...] = (
-    "architecture", "dataset", "callbacks", "target", "description", "tags", "extends", "metadata",
-    *RECIPE_KEYS,
-)
-#: Keys a callback factory may take that zoo fills in for the run.
-CALLBACK_CONTEXT_KEYS = ("run_dir", "target", "entry")
-DEFAULT_LOSS = {
-    "regression": "mean_squared_error",
-    "binary": "binary_crossentropy",
-    "multiclass": "sparse_categorical_crossentropy",
-}
-DEFAULT_METRICS = {"regression": ["mae"], "binary": ["accuracy"], "multiclass": ["accuracy"]}
-_BINARY_LOSSES = {"binary_crossentropy", "binary_focal_crossentropy", "hinge", "squared_hinge"}
-_MULTICLASS_LOSSES = {"sparse_categorical_crossentropy", "categorical_crossentropy"}
-
-
-@dataclass
-class RawEntry:
-    """An entry's fields as merged from the layers, not yet checked against the registry."""
-
-    name: str
-    fields: dict[str, Any]
-    sources: dict[str, str] = field(default_factory=dict)
-    origin: str = ""
-
-    def source_of(self, path: str) -> str:
-        """Where the field at dotted ``path`` (or its nearest parent) was set."""
-        while path:
-            if path in self.sources:
-                return self.sources[path]
-            path = path.rpartition(".")[0]
-        return self.origin
-
+from zoo.specs import Entry
+from zoo.toml_lines import entry_lines, parse_toml
 
 # -- TOML files ------------------------------------------------------------------------------
-_HEADER = re.compile(r"^\s*\[\[?\s*(.+?)\s*\]\]?\s*(#.*)?$")
-_KEY = re.compile(r"^\s*((?:\"[^\"]*\"|'[^']*'|[A-Za-z0-9_\-]+)(?:\s*\.\s*(?:\"[^\"]*\"|'[^']*'|[A-Za-z0-9_\-]+))*)\s*=")
-
-
-def _split_key(key: str) -> list[str]:
-    parts = re.findall(r"\"([^\"]*)\"|'([^']*)'|([A-Za-z0-9_\-]+)", key)
-    return [a or b or c for a, b, c in parts]
-
-
-def _line_map(text: str) -> dict[tuple[str, str], int]:
-    """(entry, dotted field path) → line number, from a light scan of the TOML text."""
-    lines: dict[tuple[str, str], int] = {}
-    table: list[str] = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        header = _HEADER.match(line)
-        if header and not line.lstrip().startswith("#"):
-            table = _split_key(header.group(1))
-            path = table
-        else:
-            key = _KEY.match(line)
-            if not key:
-                continue
-            path = table + _split_key(key.group(1))
-        if len(path) >= 2 and path[0] == "entries":
-            lines.setdefault((path[1], ".".join(path[2:])), number)
-    return lines
-
-
 def read_catalogue(path: Path, origin: str) -> dict[str, RawEntry]:
     """Parse one catalogue file into raw entries with ``file:line`` sources."""
     try:
@@ -102,15 +38,8 @@ def read_catalogue(path: Path, origin: str) -> dict[str, RawEntry]:
         raise CatalogueError(f"catalogue file {path} not found ({origin})") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise CatalogueError(f"catalogue file {path} cannot be read: {exc}") from None
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        message = str(exc)
-        where = re.search(r"at line (\d+), column (\d+)", message)
-        line = f":{where.group(1)}" if where else ""
-        reason = re.sub(r"\s*\(at line \d+, column \d+\)", "", message)
-        raise CatalogueError(f"{path}{line}: malformed TOML: {reason}") from None
-    lines = _line_map(text)
+    data = parse_toml(text, path)
+    lines = entry_lines(text)
     unknown = sorted(set(data) - {"entries"})
     if unknown:
         raise CatalogueError(f"{path}: unknown top-level key {unknown[0]!r}; a catalogue holds [entries.NAME] tables")
@@ -164,19 +93,11 @@ def _deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
-def _paths(fields: dict[str, Any], prefix: str = "") -> Iterable[str]:
-    for key, value in fields.items():
-        path = f"{prefix}{key}"
-        yield path
-        if isinstance(value, dict):
-            yield from _paths(value, f"{path}.")
-
-
 def _layer(raw: RawEntry, over: RawEntry) -> RawEntry:
     """``over``'s fields merged onto ``raw``'s, sources following the winning value."""
     fields = _deep_merge(_normalise(raw.fields), _normalise(over.fields))
     sources = dict(raw.sources)
-    for path in _paths(_normalise(over.fields)):
+    for path in paths(_normalise(over.fields)):
         sources[path] = over.sources.get(path) or over.source_of(path)
     return RawEntry(raw.name, fields, sources, raw.origin)
 
@@ -366,165 +287,6 @@ class Catalogue:
         """Validate one entry against the registry and return it as plain data."""
         raw = self.raw(name, overrides)
         return resolve_raw(raw, self.registry)
-
-
-def _where(raw: RawEntry, path: str) -> str:
-    return f"{raw.source_of(path)}, entry {raw.name!r}"
-
-
-def _check_params(raw: RawEntry, path: str, kind: str, given: dict[str, Any], declared: dict[str, Any], extra: Iterable[str] = ()) -> None:
-    allowed = set(declared) | set(extra)
-    for key in given:
-        if key not in allowed:
-            raise UnknownNameError(f"{kind} param", key, allowed, where=_where(raw, f"{path}.{key}"))
-
-
-def _part(raw: RawEntry, key: str) -> PartRef:
-    value = raw.fields.get(key)
-    if value is None:
-        raise CatalogueError(f"{raw.origin}: entry {raw.name!r} has no {key}")
-    if not isinstance(value, dict) or not isinstance(value.get("name"), str):
-        raise CatalogueError(f"{_where(raw, key)}: {key} must be a name or a table with a 'name'")
-    params = {k: v for k, v in value.items() if k != "name"}
-    return PartRef(value["name"], params)
-
-
-_RECIPE_TYPES = {f.name: f.type for f in dataclass_fields(Recipe)}
-
-
-def _recipe(raw: RawEntry) -> Recipe:
-    values = {}
-    for key in RECIPE_KEYS:
-        if key not in raw.fields:
-            continue
-        value, kind = raw.fields[key], _RECIPE_TYPES[key]
-        ok = True
-        if kind.startswith("int"):
-            ok = isinstance(value, int) and not isinstance(value, bool) or (value is None and "None" in kind)
-        elif kind.startswith("float"):
-            ok = isinstance(value, (int, float)) and not isinstance(value, bool) or (value is None and "None" in kind)
-            value = float(value) if ok and value is not None else value
-        elif kind == "bool":
-            ok = isinstance(value, bool)
-        elif kind.startswith("list"):
-            value = [value] if isinstance(value, str) else value
-            ok = isinstance(value, list) and all(isinstance(v, str) for v in value)
-        elif kind.startswith("dict"):
-            ok = isinstance(value, dict) or (value is None and "None" in kind)
-        elif kind.startswith("str"):
-            ok = isinstance(value, str) or (value is None and "None" in kind)
-        if not ok:
-            raise CatalogueError(f"{_where(raw, key)}: {key} must be {kind.replace(' | None', '')}, got {value!r}")
-        values[key] = value
-    recipe = Recipe(**values)
-    if recipe.jit_compile not in (True, False, "auto", "head", "optimizer"):
-        raise CatalogueError(f"{_where(raw, 'jit_compile')}: jit_compile must be true, false, \"auto\", "
-                             f"\"head\" or \"optimizer\"")
-    if not 0.0 <= recipe.label_smoothing < 1.0:
-        raise CatalogueError(f"{_where(raw, 'label_smoothing')}: label_smoothing must be in [0, 1), "
-                             f"got {recipe.label_smoothing}")
-    if recipe.epochs < 1 or recipe.batch_size < 1:
-        bad = "epochs" if recipe.epochs < 1 else "batch_size"
-        raise CatalogueError(f"{_where(raw, bad)}: {bad} must be at least 1")
-    return recipe
-
-
-def _target(raw: RawEntry) -> Target | None:
-    value = raw.fields.get("target")
-    if value is None:
-        return None
-    if not isinstance(value, dict) or "metric" not in value or "value" not in value:
-        raise CatalogueError(f"{_where(raw, 'target')}: target must be a table {{metric = ..., value = ...}}")
-    metric = str(value["metric"])
-    default_mode = "min" if any(w in metric for w in ("loss", "error", "mae", "mse")) else "max"
-    mode = value.get("mode", default_mode)
-    if mode not in ("min", "max"):
-        raise CatalogueError(f"{_where(raw, 'target.mode')}: target mode must be 'min' or 'max'")
-    return Target(metric, float(value["value"]), mode)
-
-
-def resolve_raw(raw: RawEntry, registry: Registry) -> Entry:
-    """Check a merged entry against the registry: parts exist, params are known, parts fit."""
-    unknown = [k for k in raw.fields if k not in ENTRY_FIELDS]
-    if unknown:
-        raise UnknownNameError("field", unknown[0], ENTRY_FIELDS, where=_where(raw, unknown[0]))
-
-    arch_ref, data_ref = _part(raw, "architecture"), _part(raw, "dataset")
-    arch = registry.architecture(arch_ref.name, where=_where(raw, "architecture"))
-    data = registry.dataset(data_ref.name, where=_where(raw, "dataset"))
-    _check_params(raw, "architecture", f"architecture {arch.name!r}", arch_ref.params, arch.params)
-    _check_params(raw, "dataset", f"dataset {data.name!r}", data_ref.params, data.params)
-
-    callbacks = []
-    for i, value in enumerate(raw.fields.get("callbacks", []) or []):
-        if not isinstance(value, dict) or not isinstance(value.get("name"), str):
-            raise CatalogueError(f"{_where(raw, 'callbacks')}: callback #{i + 1} must be a name or a table with a 'name'")
-        ref = PartRef(value["name"], {k: v for k, v in value.items() if k != "name"})
-        spec = registry.callback(ref.name, where=_where(raw, "callbacks"))
-        _check_params(raw, "callbacks", f"callback {spec.name!r}", ref.params, spec.params, CALLBACK_CONTEXT_KEYS)
-        callbacks.append(ref)
-
-    recipe = _recipe(raw)
-    task = data.task
-    data_params = {**data.params, **data_ref.params}
-    try:
-        input_shape = data.shape_for(data_params)
-        num_classes = data.classes_for(data_params)
-    except ZooError as exc:
-        raise IncompatibleError(f"{_where(raw, 'dataset')}: cannot tell dataset {data.name!r}'s shape: {exc}") from None
-
-    where = _where(raw, "architecture")
-    if task not in arch.tasks:
-        raise IncompatibleError(
-            f"{where}: architecture {arch.name!r} supports {', '.join(arch.tasks)}, "
-            f"but dataset {data.name!r} is {task}"
-        )
-    if recipe.loss == "auto":
-        recipe.loss = DEFAULT_LOSS[task]
-    elif recipe.loss in _BINARY_LOSSES and num_classes > 1:
-        raise IncompatibleError(
-            f"{_where(raw, 'loss')}: loss {recipe.loss!r} needs a one-unit sigmoid head, but dataset "
-            f"{data.name!r} has {num_classes} classes (use sparse_categorical_crossentropy)"
-        )
-    elif recipe.loss in _MULTICLASS_LOSSES and task != "multiclass":
-        raise IncompatibleError(
-            f"{_where(raw, 'loss')}: loss {recipe.loss!r} needs a {num_classes}-unit softmax head, "
-            f"but dataset {data.name!r} is {task} (use {DEFAULT_LOSS[task]})"
-        )
-    if recipe.label_smoothing and recipe.loss not in LABEL_SMOOTHING_LOSSES:
-        raise IncompatibleError(
-            f"{_where(raw, 'label_smoothing')}: label_smoothing needs a cross-entropy loss "
-            f"({', '.join(LABEL_SMOOTHING_LOSSES)}), not {recipe.loss!r}"
-        )
-    if recipe.metrics == ["auto"]:
-        recipe.metrics = list(DEFAULT_METRICS[task])
-    if arch.accepts is not None:
-        reason = arch.accepts(input_shape, num_classes, task, **{**arch.params, **arch_ref.params})
-        if reason:
-            raise IncompatibleError(
-                f"{where}: architecture {arch.name!r} cannot take dataset {data.name!r} "
-                f"(input {tuple(input_shape)}, {task}): {reason}"
-            )
-
-    sources = {path: raw.source_of(path) for path in _paths(raw.fields)}
-    for key in RECIPE_KEYS:
-        sources.setdefault(key, "default" if key not in ("loss", "metrics") or key in raw.fields else f"dataset task ({task})")
-    tags = raw.fields.get("tags", [])
-    return Entry(
-        name=raw.name,
-        architecture=arch_ref,
-        dataset=data_ref,
-        callbacks=callbacks,
-        recipe=recipe,
-        task=task,
-        input_shape=tuple(input_shape),
-        num_classes=num_classes,
-        target=_target(raw),
-        description=str(raw.fields.get("description", "")),
-        tags=[str(t) for t in tags] if isinstance(tags, list) else [str(tags)],
-        metadata=dict(raw.fields.get("metadata", {}) or {}),
-        sources=sources,
-    )
 
 
 def load_catalogue(registry: Registry | None = None, user_files: Sequence[str | Path] = ()) -> Catalogue:

@@ -58,6 +58,11 @@ class NotTrainedError(ZooError):
     """An entry that has no saved model yet."""
 
 
+class ZooWarning(UserWarning):
+    """Something a user should know that does not stop the command (a cache turned off, an
+    optional package missing). Library code warns with it; the CLI prints ``zoo: warning: …``."""
+
+
 def suggest(name: str, known: Iterable[str], n: int = 3) -> list[str]:
     """Close matches for ``name`` among ``known`` ("did you mean")."""
     known = list(known)

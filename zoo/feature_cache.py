@@ -1,94 +1,45 @@
-"""Models with a frozen base: an HDF5 cache of the base's features, and fine-tuning.
+"""An HDF5 cache of a frozen base's features, for the :class:`~zoo.phases.TrainHead` phase.
 
-The core knows no model; it knows one convention, which a builder opts into:
+With ``feature_cache = true`` in the recipe, a model that follows the frozen-base convention
+(:mod:`zoo.frozen_base`) trains its head on cached features instead of running the base on every
+example of every epoch:
 
-* the model is ``Input → base → head``: its only layers besides the input are a nested
-  ``keras.Model`` named ``"base"`` and a nested ``keras.Model`` named ``"head"``, called as
-  ``head(base(x, training=False))``;
-* ``base`` has no trainable weights (frozen, e.g. InceptionV3 cut at ``mixed7`` with its
-  preprocessing) and is deterministic at inference, so its output for an example never changes.
-
-The names survive ``model.save``/``keras.saving.load_model``, so a saved model is still
-recognised. With ``feature_cache = true`` in the recipe the runner then
-
-1. runs ``base`` once over every split (batched) and stores ``(features, labels)`` in
-   ``ZOO_HOME/cache/features/<key>.h5``; the key hashes the base's config and weights (so the
-   cut layer and the weights file are in it), the dataset's name, params and location, the
-   split, the validation carve and the precision policy;
-2. trains and evaluates ``head`` on the cached features (later runs read the file only);
-3. saves the full model (base + trained head, sharing the head's layers), so ``zoo predict``
-   and ``zoo evaluate`` work on raw inputs.
+1. ``base`` runs once over every split (batched) and ``(features, labels)`` go to
+   ``ZOO_HOME/cache/features/<key>.h5``; the key hashes the base's config and weights (so the cut
+   layer and the weights file are in it), the dataset's name, params and location, the split,
+   the validation hold-out and the precision policy;
+2. ``head`` trains and is scored on the cached features (later runs read the file only);
+3. the runner saves the full model (base + trained head, sharing the head's layers), so
+   ``zoo predict`` and ``zoo evaluate`` work on raw inputs.
 
 A dataset that augments its training batches turns the cache off: features cached once would
 show the head the same un-augmented images every epoch, so augmentation would do nothing.
-
-A builder may also attach a :class:`FineTune` plan as ``model.zoo_fine_tune``: after the first
-phase the runner unfreezes the base from that layer on, recompiles at the plan's (lower)
-learning rate and trains the whole model for the plan's epochs on raw inputs.
 """
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
+import logging
 import os
-import sys
-from dataclasses import dataclass
+import warnings
 from pathlib import Path
 from typing import Any
 
 from zoo import settings
-from zoo.errors import IncompatibleError
+from zoo.compiling import compile_model, total_steps
+from zoo.errors import IncompatibleError, ZooWarning
+from zoo.frozen_base import BASE_NAME, HEAD_NAME, split_frozen_base
+from zoo.pipeline import TrainingData, pipeline
 from zoo.registry import Registry
 from zoo.specs import Entry
 
-BASE_NAME = "base"
-HEAD_NAME = "head"
 FORMAT_VERSION = 1
-
-
-@dataclass(frozen=True)
-class FineTune:
-    """Second training phase: unfreeze the base from layer ``from_layer`` on (in the base's
-    flattened layer order) and train ``epochs`` more epochs at ``learning_rate``."""
-
-    from_layer: str
-    epochs: int = 1
-    learning_rate: float = 1e-5
+log = logging.getLogger(__name__)
 
 
 def features_dir() -> Path:
     """Where cached features live: ``ZOO_HOME/cache/features``."""
     return settings.cache_dir() / "features"
-
-
-def split_frozen_base(model: Any) -> tuple[Any, Any] | None:
-    """``(base, head)`` when ``model`` follows the frozen-base convention, else ``None``."""
-    import keras
-
-    layers = [layer for layer in model.layers if not isinstance(layer, keras.layers.InputLayer)]
-    names = [layer.name for layer in layers]
-    if names != [BASE_NAME, HEAD_NAME] or not all(isinstance(layer, keras.Model) for layer in layers):
-        return None
-    base, head = layers
-    if base.trainable_weights:
-        return None
-    return base, head
-
-
-def flat_layers(model: Any) -> list[Any]:
-    """Every leaf layer of ``model`` in order, nested models expanded."""
-    import keras
-
-    out: list[Any] = []
-    for layer in model.layers:
-        if isinstance(layer, keras.layers.InputLayer):
-            continue
-        if isinstance(layer, keras.Model):
-            out.extend(flat_layers(layer))
-        else:
-            out.append(layer)
-    return out
 
 
 # -- keys and files ------------------------------------------------------------------------------
@@ -187,15 +138,13 @@ def cached_features(forward: Any, entry: Entry, registry: Registry, split_name: 
                     base_digest: str) -> tuple[tuple[Any, Any], Path, bool]:
     """One split's ``(features, labels)``: read from the cache, or computed and stored first.
     Returns them, the file, and whether it was a hit."""
-    from zoo.runner import pipeline
-
     key, facts = cache_key(base_digest, entry, registry, split_name)
     path = features_dir() / f"{key}.h5"
     if path.exists():
         data = read(path)
         if data is not None:
             return data, path, True
-        print(f"zoo: note: feature cache {path} is unreadable; recomputing it", file=sys.stderr)
+        warnings.warn(f"feature cache {path} is unreadable; recomputing it", ZooWarning, stacklevel=2)
     batched = pipeline(raw, entry.recipe.batch_size, training=False, seed=entry.recipe.seed, cache=False)
     extract(forward, batched, path, facts)
     data = read(path)
@@ -204,13 +153,11 @@ def cached_features(forward: Any, entry: Entry, registry: Registry, split_name: 
     return data, path, False
 
 
-def prepare(model: Any, entry: Entry, registry: Registry, splits: dict[str, Any],
-            augment: Any) -> tuple[Any, dict[str, Any], dict[str, Any]] | None:
-    """For ``recipe.feature_cache``: ``(head trainer, batched cached datasets, info)`` to train the
-    head on (:func:`head_trainer`, compiled), or ``None`` (with a note) when augmentation turns the
-    cache off."""
-    from zoo.runner import compile_model, pipeline, total_steps
-
+def head_on_cached_features(model: Any, entry: Entry, registry: Registry,
+                            data: TrainingData) -> tuple[Any, dict[str, Any], dict[str, Any]] | None:
+    """``(head trainer, batched cached datasets, info)`` to train the head of ``model`` (compiled
+    already) on, or ``None`` (with a warning) when the dataset augments and the cache is off.
+    ``IncompatibleError`` when ``model`` does not follow the frozen-base convention."""
     parts = split_frozen_base(model)
     if parts is None:
         names = [layer.name for layer in model.layers]
@@ -223,9 +170,9 @@ def prepare(model: Any, entry: Entry, registry: Registry, splits: dict[str, Any]
             f"entry {entry.name!r}: feature_cache = true needs a model with a frozen base "
             f"(nested models named {BASE_NAME!r} and {HEAD_NAME!r}); {why}"
         )
-    if augment is not None:
-        print(f"zoo: note: feature cache off for {entry.name}: dataset {entry.dataset.name!r} augments "
-              f"training images, and cached features would never change", file=sys.stderr)
+    if data.augment is not None:
+        warnings.warn(f"feature cache off for {entry.name}: dataset {entry.dataset.name!r} augments training "
+                      f"images, and cached features would never change", ZooWarning, stacklevel=2)
         return None
     base, head = parts
     digest = base_fingerprint(base)
@@ -233,14 +180,14 @@ def prepare(model: Any, entry: Entry, registry: Registry, splits: dict[str, Any]
     recipe = entry.recipe
     datasets, info = {}, {"files": {}, "hits": {}}
     steps = None
-    for name, raw in splits.items():
+    for name, raw in data.splits.items():
         (features, labels), path, hit = cached_features(forward, entry, registry, name, raw, digest)
         if name == "train":
             # The head trains on as many examples as the full model would: a schedule keeps its shape.
             steps = total_steps(entry, int(features.shape[0]))
         info["files"][name], info["hits"][name] = str(path), hit
-        print(f"zoo: feature cache {'hit' if hit else 'stored'} for {name}: {features.shape[0]} examples "
-              f"→ {path}", file=sys.stderr)
+        log.info("feature cache %s for %s: %d examples → %s", "hit" if hit else "stored", name,
+                 features.shape[0], path)
         datasets[name] = pipeline((features, labels), recipe.batch_size, training=(name == "train"), seed=recipe.seed,
                                   cache=recipe.cache, shuffle_buffer=recipe.shuffle_buffer,
                                   autotune=recipe.data_autotune)
@@ -267,54 +214,5 @@ def head_trainer(head: Any) -> Any:
         return head
 
 
-# -- fine-tuning ---------------------------------------------------------------------------------
-def unfreeze_from(model: Any, from_layer: str) -> int:
-    """Make the base's layers from ``from_layer`` on trainable (earlier ones stay frozen);
-    returns how many layers were unfrozen. BatchNorm keeps inference mode because the base is
-    called with ``training=False``."""
-    base = model.get_layer(BASE_NAME)
-    layers = flat_layers(base)
-    names = [layer.name for layer in layers]
-    if from_layer not in names:
-        from zoo.errors import UnknownNameError
-
-        raise UnknownNameError("layer of the base", from_layer, names, where="fine_tune_from")
-    start = names.index(from_layer)
-    base.trainable = True  # recursive: nested models and their layers
-    for i, layer in enumerate(layers):
-        layer.trainable = i >= start
-    return len(layers) - start
-
-
-def fine_tune(model: Any, entry: Entry, plan: FineTune, datasets: dict[str, Any], callbacks: list[Any],
-              history: dict[str, list[float]], verbose: Any = "auto") -> dict[str, list[float]]:
-    """Phase two: unfreeze the top of the base, recompile at the plan's learning rate, train
-    ``plan.epochs`` more epochs on raw inputs; returns the history of both phases."""
-    from zoo.runner import compile_model
-
-    if plan.epochs < 1:
-        return history
-    done = max((len(v) for v in history.values()), default=0)
-    unfreeze_from(model, plan.from_layer)
-    tuned = dataclasses.replace(entry, recipe=dataclasses.replace(entry.recipe, learning_rate=plan.learning_rate,
-                                                                  lr_schedule=None))
-    with model.distribute_strategy.scope():
-        compile_model(model, tuned)
-    second = model.fit(
-        datasets["train"],
-        validation_data=datasets.get("validation"),
-        epochs=done + plan.epochs,
-        initial_epoch=done,
-        steps_per_epoch=entry.recipe.steps_per_epoch,
-        callbacks=callbacks,
-        verbose=verbose,
-        shuffle=False,
-    )
-    merged = {k: list(v) for k, v in history.items()}
-    for key, values in second.history.items():
-        merged.setdefault(key, []).extend(float(v) for v in values)
-    return merged
-
-
-__all__ = ["FineTune", "BASE_NAME", "HEAD_NAME", "split_frozen_base", "prepare", "fine_tune", "unfreeze_from",
-           "features_dir", "cache_key", "base_fingerprint"]
+__all__ = ["features_dir", "cache_key", "base_fingerprint", "cached_features", "head_on_cached_features",
+           "head_trainer"]

@@ -22,23 +22,14 @@ escaped with :func:`html.escape`.
 """
 from __future__ import annotations
 
-import math
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from html import escape
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from zoo.report import _num, aggregate, higher_is_better, primary_metric
+from zoo.leaderboard import Group, Result, build_groups, finite, headline, is_inference, pareto_front
+from zoo.report import number_text
+from zoo.rows import is_ok
+from zoo.svg_charts import PALETTE, SPLIT_LABEL, _colour, _e, _numtd, _td, curve_svg, scatter_svg
 
-#: Colours of entries, the same in the leaderboard, the scatter chart and the curves.
-PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
-           "#bcbd22", "#17becf", "#393b79", "#e6550d", "#31a354", "#ad494a", "#7b4173", "#8c6d31", "#3182bd",
-           "#636363", "#a55194", "#0e8a7d")
-#: Splits tried, in order, for an entry's headline figure.
-HEADLINE_SPLITS = ("test", "validation", "train")
-SPLIT_LABEL = {"test": "test", "validation": "val", "train": "train"}
-#: The most points one training curve keeps (longer histories are thinned evenly).
-CURVE_POINTS = 200
 #: Fields of inference rows shown when some row has them.
 INFERENCE_FIELDS = (
     ("runtime", "runtime"), ("format", "format"), ("quantization", "quantization"),
@@ -49,343 +40,20 @@ INFERENCE_FIELDS = (
 )
 
 
-# -- the data ---------------------------------------------------------------------------------------
-def _finite(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def _ok(row: Mapping[str, Any]) -> bool:
-    return row.get("status", "ok") == "ok"
-
-
-def is_inference(row: Mapping[str, Any]) -> bool:
-    """A row that measured inference (an export, a runtime), not training."""
-    return row.get("kind") == "inference" or "runtime" in row
-
-
-@dataclass
-class Result:
-    """One entry in one run: its rows aggregated over repeats."""
-
-    run_id: int
-    entry: str
-    row: dict[str, Any]                 # the aggregated row (zoo.report.aggregate)
-    metric: str
-    split: str | None
-    value: float | None
-    higher: bool
-    seconds: float | None
-    pareto: bool = False
-    rows: int = 1
-
-    def key(self) -> tuple[float, float, int]:
-        """Sort key, best first: the metric, then the time, then the newer run."""
-        if self.value is None:
-            metric = math.inf
-        else:
-            metric = -self.value if self.higher else self.value
-        return (metric, self.seconds if self.seconds is not None else math.inf, -self.run_id)
-
-
-@dataclass
-class Group:
-    """All results judged by one metric: a leaderboard table and a chart."""
-
-    metric: str
-    higher: bool
-    results: list[Result] = field(default_factory=list)
-    best: list[Result] = field(default_factory=list)   # one per entry, best first
-
-
-def headline(row: Mapping[str, Any]) -> tuple[str, str | None, float | None]:
-    """(metric, split, value) of a row's headline figure: its primary metric on test, else
-    validation, else train."""
-    metric, values = primary_metric(dict(row))
-    for split in HEADLINE_SPLITS:
-        value = values.get(split)
-        if _finite(value):
-            return metric, split, float(value)
-    return metric, None, None
-
-
-def pareto_front(points: Sequence[tuple[float, float]], higher: bool = True) -> list[bool]:
-    """For (seconds, metric) points, whether each is on the Pareto front: no other point is at
-    least as fast and at least as good, and strictly better in one of the two. Equal points are
-    both on the front."""
-    oriented = [(t, m if higher else -m) for t, m in points]
-    order = sorted(range(len(points)), key=lambda i: (oriented[i][0], -oriented[i][1]))
-    front = [False] * len(points)
-    best: float = -math.inf
-    best_time: float | None = None
-    for i in order:
-        t, m = oriented[i]
-        if m > best:
-            front[i], best, best_time = True, m, t
-        elif m == best and t == best_time:
-            front[i] = True
-    return front
-
-
-def build_groups(rows: Iterable[Mapping[str, Any]]) -> list[Group]:
-    """The training rows (any run order) as results grouped by metric, each group's results
-    ordered best first, with the Pareto front marked and the best result per entry."""
-    by_run: dict[int, list[dict[str, Any]]] = {}
-    for row in rows:
-        if is_inference(row):
-            continue
-        by_run.setdefault(int(row.get("run_id") or 0), []).append(dict(row))
-    groups: dict[str, Group] = {}
-    for run_id in sorted(by_run):
-        for summary in aggregate(by_run[run_id]):
-            if summary.get("status", "ok") not in ("ok", "partial"):
-                continue
-            metric, split, value = headline(summary)
-            seconds = summary.get("train_seconds")
-            result = Result(run_id=run_id, entry=str(summary["entry"]), row=summary, metric=metric, split=split,
-                            value=value, higher=higher_is_better(metric),
-                            seconds=float(seconds) if _finite(seconds) else None,
-                            rows=int(summary.get("repeats") or 1))
-            groups.setdefault(metric, Group(metric, result.higher)).results.append(result)
-    for group in groups.values():
-        group.results.sort(key=Result.key)
-        plotted = [r for r in group.results if r.value is not None and r.seconds is not None]
-        for result, on_front in zip(plotted, pareto_front([(r.seconds, r.value) for r in plotted], group.higher)):
-            result.pareto = on_front
-        seen: set[str] = set()
-        for result in group.results:
-            if result.entry not in seen:
-                seen.add(result.entry)
-                group.best.append(result)
-    # Accuracy-like (higher is better) first, then by how many entries a group has.
-    return sorted(groups.values(), key=lambda g: (not g.higher, -len(g.best), g.metric))
-
-
-# -- small helpers ------------------------------------------------------------------------------------
-def _e(value: Any) -> str:
-    return escape("" if value is None else str(value), quote=True)
-
-
-def _f(value: float) -> str:
-    """A coordinate: short and stable."""
-    return f"{value:.1f}"
-
-
-def _data_v(value: Any) -> str:
-    """A table cell's sort value."""
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
-        return ""
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return repr(value)
-    return _e(str(value).lower())
-
-
-def _td(text: str, sort: Any = None, cls: str = "") -> str:
-    """A cell; ``text`` is already HTML."""
-    klass = f' class="{cls}"' if cls else ""
-    return f'<td{klass} data-v="{_data_v(sort)}">{text}</td>'
-
-
-def _numtd(value: Any, digits: int = 3) -> str:
-    return _td(_e(_num(value, digits)) if _finite(value) else "–", value if _finite(value) else None, "num")
-
-
-def _colour(index: int) -> str:
-    return PALETTE[index % len(PALETTE)]
-
-
-def _nice_ticks(lo: float, hi: float, count: int = 5) -> list[float]:
-    span = hi - lo
-    if span <= 0:
-        return [lo]
-    raw = span / count
-    magnitude = 10 ** math.floor(math.log10(raw))
-    step = magnitude
-    for multiple in (1, 2, 2.5, 5, 10):
-        step = multiple * magnitude
-        if span / step <= count:
-            break
-    first = math.ceil(lo / step - 1e-9) * step
-    ticks, value = [], first
-    while value <= hi + step * 1e-9:
-        ticks.append(round(value, 12))
-        value += step
-    return ticks
-
-
-def _log_ticks(lo: float, hi: float, count: int = 5) -> list[float]:
-    """Ticks on a log axis: 1-2-5 steps, or only powers of ten (every n-th) when those are too many."""
-    low, high = math.floor(math.log10(lo)), math.ceil(math.log10(hi))
-    for multiples in ((1, 2, 5), (1,)):
-        ticks = [m * 10.0 ** e for e in range(low, high + 1) for m in multiples if lo <= m * 10.0 ** e <= hi]
-        if len(ticks) <= count + 1:
-            return ticks
-    stride = math.ceil(len(ticks) / count)
-    return ticks[::stride]
-
-
-def _tick_label(value: float) -> str:
-    if value == 0:
-        return "0"
-    if abs(value) >= 10000 or abs(value) < 0.001:
-        return f"{value:.0e}".replace("e+0", "e").replace("e-0", "e-")
-    return f"{value:.4g}"
-
-
-class _Axis:
-    """A linear or logarithmic map from data to pixels."""
-
-    def __init__(self, values: Sequence[float], start: float, end: float, *, log: bool | None = None,
-                 zero: bool = False):
-        lo, hi = min(values), max(values)
-        if log is None:
-            log = lo > 0 and hi / lo > 20
-        self.log = log
-        if log:
-            lo, hi = lo / 1.25, hi * 1.25
-        elif hi == lo:
-            pad = abs(hi) * 0.05 or 1.0
-            lo, hi = lo - pad, hi + pad
-        else:
-            pad = (hi - lo) * 0.06
-            lo, hi = (0.0 if zero and lo >= 0 and lo - pad < 0 else lo - pad), hi + pad
-        self.lo, self.hi, self.start, self.end = lo, hi, start, end
-
-    def _t(self, value: float) -> float:
-        return math.log10(value) if self.log else value
-
-    def __call__(self, value: float) -> float:
-        lo, hi = self._t(self.lo), self._t(self.hi)
-        return self.start + (self._t(value) - lo) / (hi - lo) * (self.end - self.start)
-
-    def ticks(self, count: int = 5) -> list[float]:
-        return _log_ticks(self.lo, self.hi, count) if self.log else _nice_ticks(self.lo, self.hi, count)
-
-
-def _thin(values: Sequence[Any], limit: int = CURVE_POINTS) -> list[tuple[int, Any]]:
-    """(epoch index, value) pairs, at most ``limit`` of them, the last one always kept."""
-    indexed = list(enumerate(values))
-    if len(indexed) <= limit:
-        return indexed
-    step = math.ceil(len(indexed) / limit)
-    kept = indexed[::step]
-    if kept[-1][0] != indexed[-1][0]:
-        kept.append(indexed[-1])
-    return kept
-
-
-# -- charts ------------------------------------------------------------------------------------------
-def scatter_svg(group: Group, colours: Mapping[str, str]) -> str:
-    """Headline metric against training time, one point per result, the Pareto front marked."""
-    points = [r for r in group.results if r.value is not None and r.seconds is not None]
-    if not points:
-        return '<p class="note">No result has both a training time and a metric to plot.</p>'
-    width, height, left, right, top, bottom = 600, 340, 58, 16, 14, 44
-    x = _Axis([r.seconds for r in points], left, width - right, zero=True)
-    y = _Axis([r.value for r in points], height - bottom, top)
-    out = [(f'<svg class="scatter" viewBox="0 0 {width} {height}" role="img" data-metric="{_e(group.metric)}" '
-           f'aria-label="{_e(group.metric)} against training time">')]
-    for tick in x.ticks(8):
-        px = x(tick)
-        out.append(f'<line class="grid" x1="{_f(px)}" x2="{_f(px)}" y1="{top}" y2="{height - bottom}"/>'
-                   f'<text class="tick" x="{_f(px)}" y="{height - bottom + 16}" text-anchor="middle">{_tick_label(tick)}</text>')
-    for tick in y.ticks():
-        py = y(tick)
-        out.append(f'<line class="grid" x1="{left}" x2="{width - right}" y1="{_f(py)}" y2="{_f(py)}"/>'
-                   f'<text class="tick" x="{left - 6}" y="{_f(py + 4)}" text-anchor="end">{_tick_label(tick)}</text>')
-    out.append(f'<rect class="frame" x="{left}" y="{top}" width="{width - left - right}" height="{height - top - bottom}"/>')
-    scale = " (log scale)" if x.log else ""
-    out.append(f'<text class="axis" x="{(left + width - right) / 2:.0f}" y="{height - 10}" text-anchor="middle">'
-               f'training time, seconds{scale}</text>')
-    better = "higher is better" if group.higher else "lower is better"
-    out.append(f'<text class="axis" transform="translate(16 {(top + height - bottom) / 2:.0f}) rotate(-90)" '
-               f'text-anchor="middle">{_e(group.metric)} ({better})</text>')
-    front = sorted((r for r in points if r.pareto), key=lambda r: (r.seconds, -r.value if group.higher else r.value))
-    if len(front) > 1:
-        path = [f"M{_f(x(front[0].seconds))},{_f(y(front[0].value))}"]
-        for r in front[1:]:
-            path.append(f"H{_f(x(r.seconds))}V{_f(y(r.value))}")
-        out.append(f'<path class="front-line" d="{"".join(path)}"/>')
-    # Dominated points first, the front on top.
-    for r in sorted(points, key=lambda r: r.pareto):
-        split = SPLIT_LABEL.get(r.split or "", r.split or "")
-        tip = (f"{r.entry} · run #{r.run_id} · {split} {group.metric} {_num(r.value, 4)} · "
-               f"{_num(r.seconds)} s{' · Pareto front' if r.pareto else ''}")
-        cls = "pt pareto" if r.pareto else "pt"
-        out.append(f'<circle class="{cls}" cx="{_f(x(r.seconds))}" cy="{_f(y(r.value))}" r="{6 if r.pareto else 4}" '
-                   f'fill="{colours.get(r.entry, PALETTE[0])}" data-entry="{_e(r.entry)}" data-run="{r.run_id}" '
-                   f'data-seconds="{r.seconds!r}" data-value="{r.value!r}" data-pareto="{int(r.pareto)}">'
-                   f'<title>{_e(tip)}</title></circle>')
-    labelled = front if len(front) <= 12 else front[:12]
-    repeated = {r.entry for r in labelled if sum(1 for o in labelled if o.entry == r.entry) > 1}
-    for r in labelled:
-        px, py = x(r.seconds), y(r.value)
-        name = f"{r.entry} #{r.run_id}" if r.entry in repeated else r.entry
-        anchor = "end" if px > width - right - 140 else "start"
-        dx = -9 if anchor == "end" else 9
-        out.append(f'<text class="label" x="{_f(px + dx)}" y="{_f(py - 7)}" text-anchor="{anchor}">{_e(name)}</text>')
-    out.append("</svg>")
-    return "".join(out)
-
-
-def curve_svg(history: Mapping[str, Sequence[Any]], name: str, colour: str, entry: str) -> str:
-    """One small line chart: ``name`` (train, solid) and ``val_name`` (validation, dashed) per epoch."""
-    series = [(key, history.get(key)) for key in (name, f"val_{name}")]
-    series = [(key, [v if _finite(v) else None for v in values]) for key, values in series
-              if isinstance(values, (list, tuple)) and values]
-    finite = [v for _, values in series for v in values if v is not None]
-    if not finite:
-        return ""
-    width, height, left, right, top, bottom = 320, 160, 46, 10, 22, 26
-    epochs = max(len(values) for _, values in series)
-    x = _Axis([1, max(epochs, 2)], left, width - right, log=False)
-    x.lo, x.hi = 1, max(epochs, 2)
-    y = _Axis(finite, height - bottom, top, log=None if "loss" in name or name in ("mae", "mse") else False)
-    out = [(f'<svg class="curve" viewBox="0 0 {width} {height}" role="img" data-entry="{_e(entry)}" '
-           f'data-series="{_e(name)}" aria-label="{_e(name)} per epoch">')]
-    for tick in y.ticks(4):
-        py = y(tick)
-        out.append(f'<line class="grid" x1="{left}" x2="{width - right}" y1="{_f(py)}" y2="{_f(py)}"/>'
-                   f'<text class="tick" x="{left - 4}" y="{_f(py + 3)}" text-anchor="end">{_tick_label(tick)}</text>')
-    for tick in [t for t in _nice_ticks(1, max(epochs, 2), 4) if t == int(t) and t >= 1]:
-        px = x(tick)
-        out.append(f'<text class="tick" x="{_f(px)}" y="{height - bottom + 13}" text-anchor="middle">{int(tick)}</text>')
-    out.append(f'<rect class="frame" x="{left}" y="{top}" width="{width - left - right}" height="{height - top - bottom}"/>')
-    out.append(f'<text class="ctitle" x="{left}" y="14">{_e(name)}{" (log)" if y.log else ""}</text>')
-    out.append(f'<text class="tick" x="{width - right}" y="{height - 3}" text-anchor="end">epoch</text>')
-    legend_x = width - right
-    for key, values in reversed(series):
-        dashed = key.startswith("val_")
-        label = "val" if dashed else "train"
-        out.append(f'<text class="tick" x="{legend_x}" y="14" text-anchor="end">{label}</text>')
-        legend_x -= 6 + 6 * len(label)
-        out.append(f'<line class="{"val" if dashed else "train"}" x1="{legend_x - 16}" x2="{legend_x}" y1="10" y2="10" '
-                   f'stroke="{colour}"/>')
-        legend_x -= 24
-        kept = [(i, v) for i, v in _thin(values) if v is not None]
-        if len(kept) == 1:
-            i, v = kept[0]
-            out.append(f'<circle cx="{_f(x(i + 1))}" cy="{_f(y(v))}" r="2.5" fill="{colour}"/>')
-        coords = " ".join(f"{_f(x(i + 1))},{_f(y(v))}" for i, v in kept)
-        out.append(f'<polyline class="{"val" if dashed else "train"}" stroke="{colour}" points="{coords}" '
-                   f'data-key="{_e(key)}" data-epochs="{len(values)}"/>')
-    out.append("</svg>")
-    return "".join(out)
-
-
 # -- sections ------------------------------------------------------------------------------------------
 def _metric_cell(result: Result) -> str:
     if result.value is None:
         return _td("–", None, "num")
     split = SPLIT_LABEL.get(result.split or "", result.split or "")
     spread = (result.row.get("spread") or {}).get(f"{result.split}_{result.metric}")
-    extra = f' <span class="spread">±{_e(_num(spread["stdev"], 2))}</span>' if spread else ""
-    return _td(f'<b>{_e(_num(result.value, 4))}</b>{extra} <span class="split">{_e(split)}</span>', result.value,
+    extra = f' <span class="spread">±{_e(number_text(spread["stdev"], 2))}</span>' if spread else ""
+    return _td(f'<b>{_e(number_text(result.value, 4))}</b>{extra} <span class="split">{_e(split)}</span>', result.value,
                "num metric")
 
 
 def _target_cell(row: Mapping[str, Any]) -> str:
     seconds = row.get("time_to_target_seconds")
-    if _finite(seconds):
+    if finite(seconds):
         return _numtd(seconds)
     if row.get("target"):
         reached = f" ({row['target_reached']})" if row.get("target_reached") else ""
@@ -446,7 +114,7 @@ def curves_html(groups: Sequence[Group], colours: Mapping[str, str]) -> str:
         for r in group.best:
             history, note = r.row.get("history"), ""
             if not history and r.row.get("repeat_rows"):
-                first = next((x for x in r.row["repeat_rows"] if _ok(x) and x.get("history")), None)
+                first = next((x for x in r.row["repeat_rows"] if is_ok(x) and x.get("history")), None)
                 if first:
                     history, note = first["history"], f" · seed {first.get('seed')}"
             charts = ""
@@ -460,7 +128,7 @@ def curves_html(groups: Sequence[Group], colours: Mapping[str, str]) -> str:
             body = charts or '<p class="note">no per-epoch history stored</p>'
             cards.append(f'<div class="card" id="curves-{_anchor(r.entry)}"><h3>{_e(r.entry)}</h3>'
                          f'<p class="muted">best result: run <a href="#run-{r.run_id}">#{r.run_id}</a>{_e(note)}, '
-                         f'{_e(_num(r.row.get("epochs")))} epoch(s)</p>{body}</div>')
+                         f'{_e(number_text(r.row.get("epochs")))} epoch(s)</p>{body}</div>')
     return f'<div class="cards">{"".join(cards)}</div>'
 
 
@@ -478,11 +146,11 @@ def inference_html(rows: Sequence[Mapping[str, Any]]) -> str:
         metric, split, value = headline(row)
         parts.append(f'<tr data-entry="{_e(row.get("entry"))}">{_td(_e(row.get("entry")), row.get("entry"), "entry")}')
         status = str(row.get("status", "ok"))
-        parts.append(_td(_e(status) if _ok(row) else f'<span class="bad">{_e(status)}</span>', status))
+        parts.append(_td(_e(status) if is_ok(row) else f'<span class="bad">{_e(status)}</span>', status))
         for key, _ in fields:
             value_ = row.get(key)
-            parts.append(_numtd(value_) if _finite(value_) else _td(_e(value_ if value_ is not None else "–"), value_))
-        shown = f"{_num(value, 4)} {SPLIT_LABEL.get(split or '', split or '')} {metric}" if value is not None else "–"
+            parts.append(_numtd(value_) if finite(value_) else _td(_e(value_ if value_ is not None else "–"), value_))
+        shown = f"{number_text(value, 4)} {SPLIT_LABEL.get(split or '', split or '')} {metric}" if value is not None else "–"
         parts.append(_td(_e(shown), value, "num"))
         run_id = row.get("run_id")
         parts.append(_td(f'<a href="#run-{_e(run_id)}">#{_e(run_id)}</a>', run_id, "num"))
@@ -538,7 +206,7 @@ def runs_html(runs: Sequence[Mapping[str, Any]], rows_by_run: Mapping[int, Seque
         run_id = int(run["id"])
         rows = rows_by_run.get(run_id, ())
         env = _run_environment(run, rows)
-        failed = sum(1 for r in rows if not _ok(r))
+        failed = sum(1 for r in rows if not is_ok(r))
         status = str(run.get("status") or "")
         parts.append(f'<tr id="run-{run_id}" data-run="{run_id}">')
         parts.append(_td(f"#{run_id}", run_id, "num"))
@@ -662,7 +330,7 @@ def render_html(runs: Sequence[Any], rows: Sequence[Mapping[str, Any]], *, title
 
     training = [r for r in rows if not is_inference(r)]
     inference = [r for r in rows if is_inference(r)]
-    failed = [r for r in rows if not _ok(r)]
+    failed = [r for r in rows if not is_ok(r)]
     groups = build_groups(training)
     entries = sorted({r.entry for g in groups for r in g.best})
     colours = {entry: _colour(i) for i, entry in enumerate(entries)}

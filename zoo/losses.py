@@ -38,7 +38,7 @@ class SparseCategoricalCrossentropy(keras.losses.Loss):
 
 
 #: The loss class for each loss name that takes ``label_smoothing`` (the names are
-#: :data:`zoo.specs.LABEL_SMOOTHING_LOSSES`, which the catalogue checks without importing Keras).
+#: :data:`zoo.metrics.LABEL_SMOOTHING_LOSSES`, which the catalogue checks without importing Keras).
 SMOOTHING_LOSSES: dict[str, type] = {
     "sparse_categorical_crossentropy": SparseCategoricalCrossentropy,
     "categorical_crossentropy": keras.losses.CategoricalCrossentropy,
@@ -50,7 +50,7 @@ SMOOTHING_LOSSES: dict[str, type] = {
 def make_loss(name: str, label_smoothing: float = 0.0) -> Any:
     """The loss Keras should compile with: the name itself, or a loss object that smooths labels.
 
-    ``name`` must be in :data:`zoo.specs.LABEL_SMOOTHING_LOSSES` when ``label_smoothing`` is set
+    ``name`` must be in :data:`zoo.metrics.LABEL_SMOOTHING_LOSSES` when ``label_smoothing`` is set
     (the catalogue checks this before anything is built).
     """
     if not label_smoothing:

@@ -18,6 +18,7 @@ import pluggy
 
 from zoo import settings
 from zoo.errors import ConflictError, PluginError, UnknownNameError
+from zoo.phases import DEFAULT_PLAN, PlanSpec, check_plan
 from zoo.plugins import PluginRecord, collect_commands, load_plugins
 from zoo.specs import TASKS, ArchitectureSpec, CallbackSpec, DatasetSpec
 
@@ -126,12 +127,17 @@ class _Collector:
         tags: Iterable[str] = (),
         tasks: Iterable[str] | None = None,
         accepts: Callable[..., str | None] | None = None,
+        plan: PlanSpec | None = None,
     ) -> None:
         _require_callable(builder, "builder")
         tasks = tuple(tasks) if tasks is not None else TASKS
         _check_tasks(tasks)
+        if plan is None:
+            plan = DEFAULT_PLAN
+        elif not callable(plan):
+            plan = check_plan(plan, f"architecture {name!r}")
         self._add("architecture", name, ArchitectureSpec(
-            name, builder, self.plugin, description, dict(params or {}), tuple(tags), tasks, accepts
+            name, builder, self.plugin, description, dict(params or {}), tuple(tags), tasks, accepts, plan
         ))
 
     def dataset(

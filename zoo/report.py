@@ -4,8 +4,6 @@ Nothing here imports TensorFlow: rows are plain dicts (see :mod:`zoo.bench`).
 """
 from __future__ import annotations
 
-import csv
-import io
 import json
 import math
 import statistics
@@ -13,18 +11,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-#: Numeric fields summarised over repeats (median, with their spread).
-NUMERIC_FIELDS = (
-    "params", "params_trainable", "epochs", "train_seconds", "first_epoch_seconds", "seconds_per_epoch",
-    "samples_per_second", "time_to_target_seconds", "inference_samples_per_second", "peak_rss_mb",
-    "flops_per_sample", "gflops_per_second", "wall_seconds",
-)
-#: Fields whose spread is shown in tables when there are repeats.
-SPREAD_FIELDS = ("train_seconds", "seconds_per_epoch", "samples_per_second", "time_to_target_seconds",
-                 "inference_samples_per_second")
-#: Metric names where lower is better (regression errors, losses).
-ERROR_METRICS = ("mae", "mse", "mean_absolute_error", "mean_squared_error", "rmse",
-                 "root_mean_squared_error", "loss")
+from zoo.metrics import ACCURACY_METRICS, ERROR_METRICS, higher_is_better
+from zoo.output import MISSING, json_safe, missing, render_records
+from zoo.rows import NESTED_FIELDS, NUMERIC_FIELDS, SPREAD_FIELDS, is_ok
+
 
 EXTRA_FORMATS = ("json", "csv")
 
@@ -36,16 +26,12 @@ def table_formats() -> list[str]:
     return sorted({*tabulate_formats, *EXTRA_FORMATS})
 
 
-def _ok(row: dict[str, Any]) -> bool:
-    return row.get("status", "ok") == "ok"
-
-
 def primary_metric(row: dict[str, Any]) -> tuple[str, dict[str, float | None]]:
     """The metric a row is judged by and its value per split: accuracy when the entry has it,
     else its error metric (mae, …), else the loss."""
     metrics: dict[str, dict[str, float]] = row.get("metrics") or {}
     names = {name for values in metrics.values() for name in values}
-    for candidate in ("accuracy", "binary_accuracy", "sparse_categorical_accuracy", "categorical_accuracy"):
+    for candidate in ACCURACY_METRICS:
         if candidate in names:
             chosen = candidate
             break
@@ -53,10 +39,6 @@ def primary_metric(row: dict[str, Any]) -> tuple[str, dict[str, float | None]]:
         others = sorted(n for n in names if n != "loss" and n != "compile_metrics")
         chosen = next((n for n in others if n in ERROR_METRICS), others[0] if others else "loss")
     return chosen, {split: values.get(chosen) for split, values in metrics.items()}
-
-
-def higher_is_better(metric: str) -> bool:
-    return not (metric in ERROR_METRICS or "loss" in metric or "error" in metric)
 
 
 def judged_value(row: dict[str, Any]) -> tuple[str, str | None, float | None]:
@@ -93,7 +75,7 @@ def aggregate(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
         if len(group) == 1:
             out.append({**group[0], "repeats": 1, "spread": {}})
             continue
-        good = [r for r in group if _ok(r)]
+        good = [r for r in group if is_ok(r)]
         base = dict(good[0] if good else group[0])
         base.pop("history", None)
         base["repeats"] = len(group)
@@ -103,7 +85,7 @@ def aggregate(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
             out.append(base)
             continue
         base["status"] = "ok" if len(good) == len(group) else "partial"
-        failed = [r for r in group if not _ok(r)]
+        failed = [r for r in group if not is_ok(r)]
         base["error"] = f"{len(failed)}/{len(group)} repeats failed: {failed[0].get('error')}" if failed else None
         spread = {}
         for key in NUMERIC_FIELDS:
@@ -141,13 +123,11 @@ TABLE_COLUMNS = [
 ]
 
 
-def _num(value: Any, digits: int = 3) -> str:
+def number_text(value: Any, digits: int = 3) -> str:
     """A number for a table cell: thousands separated, ``digits`` significant digits."""
-    if value is None:
-        return "-"
+    if missing(value):
+        return MISSING
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return str(value)
-    if isinstance(value, float) and not math.isfinite(value):
         return str(value)
     if isinstance(value, int):
         return f"{value:,}"
@@ -159,10 +139,10 @@ def _num(value: Any, digits: int = 3) -> str:
 
 
 def _with_spread(row: dict[str, Any], key: str) -> str:
-    text = _num(row.get(key))
+    text = number_text(row.get(key))
     spread = (row.get("spread") or {}).get(key)
     if spread and row.get(key) is not None:
-        text += f" ±{_num(spread['stdev'], 2)}"
+        text += f" ±{number_text(spread['stdev'], 2)}"
     return text
 
 
@@ -178,23 +158,23 @@ def display_row(row: dict[str, Any]) -> dict[str, str]:
     shown = {
         "entry": row["entry"] + (f" (×{row['repeats']})" if (row.get("repeats") or 1) > 1 else ""),
         "status": status,
-        "params": _num(row.get("params")),
-        "epochs": _num(row.get("epochs")),
+        "params": number_text(row.get("params")),
+        "epochs": number_text(row.get("epochs")),
         "metric": metric if metrics else "-",
-        "loss": _num(metrics.get(loss_split, {}).get("loss"), 4),
-        "peak_rss_mb": _num(row.get("peak_rss_mb")),
+        "loss": number_text(metrics.get(loss_split, {}).get("loss"), 4),
+        "peak_rss_mb": number_text(row.get("peak_rss_mb")),
     }
     for key in ("train_seconds", "first_epoch_seconds", "seconds_per_epoch", "samples_per_second",
                 "inference_samples_per_second"):
         shown[key] = _with_spread(row, key)
-    if row.get("target") and _ok(row) and row.get("time_to_target_seconds") is None:
+    if row.get("target") and is_ok(row) and row.get("time_to_target_seconds") is None:
         shown["time_to_target_seconds"] = "not reached" + (f" ({row['target_reached']})" if row.get("target_reached") else "")
     else:
         shown["time_to_target_seconds"] = _with_spread(row, "time_to_target_seconds")
     for split in ("train", "validation", "test"):
         value = values.get(split)
         spread = (row.get("spread") or {}).get(f"{split}_{metric}")
-        shown[split] = _num(value, 4) + (f" ±{_num(spread['stdev'], 2)}" if spread and value is not None else "")
+        shown[split] = number_text(value, 4) + (f" ±{number_text(spread['stdev'], 2)}" if spread and value is not None else "")
     return shown
 
 
@@ -203,14 +183,9 @@ def flatten(row: dict[str, Any]) -> dict[str, Any]:
     (``validation_accuracy``), target and environment prefixed (``target_metric``, ``env_tensorflow``)."""
     flat: dict[str, Any] = {}
     for key, value in row.items():
-        if key in ("metrics", "environment", "target", "spread", "history", "repeat_rows", "entry_config"):
+        if key in NESTED_FIELDS:
             continue
-        if isinstance(value, (list, tuple)):
-            flat[key] = ";".join(_csv_number(v) for v in value)
-        elif isinstance(value, dict):
-            flat[key] = json.dumps(value, default=str)
-        else:
-            flat[key] = value
+        flat[key] = value
     for split, values in (row.get("metrics") or {}).items():
         for name, value in values.items():
             flat[f"{split}_{name}"] = value
@@ -223,46 +198,15 @@ def flatten(row: dict[str, Any]) -> dict[str, Any]:
     return flat
 
 
-def _csv_number(value: Any) -> str:
-    return f"{value:.6g}" if isinstance(value, float) else str(value)
-
-
-def _json_safe(value: Any) -> Any:
-    """NaN/inf as null: the output must be valid JSON (``json.loads`` in any language)."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json_safe(v) for v in value]
-    return value
-
-
 def render(rows: Sequence[dict[str, Any]], fmt: str = "simple") -> str:
     """Rows as text: ``json`` (full rows), ``csv`` (flattened) or a tabulate table."""
-    if fmt == "json":
-        return json.dumps(_json_safe(list(rows)), indent=2, default=str)
-    if fmt == "csv":
-        flat = [flatten(r) for r in rows]
-        columns: list[str] = []
-        for item in flat:
-            columns.extend(k for k in item if k not in columns)
-        buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
-        writer.writeheader()
-        for item in flat:
-            writer.writerow({k: _csv_number(v) if isinstance(v, float) else v for k, v in item.items()})
-        return buffer.getvalue().rstrip("\n")
-    from tabulate import tabulate
-
+    if fmt in ("json", "csv"):
+        return render_records(list(rows) if fmt == "json" else [flatten(r) for r in rows], fmt)
     shown = [display_row(r) for r in rows]
     keys = [k for k, _ in TABLE_COLUMNS]
     # Drop columns no row has a value for (e.g. "to target s" when no entry has a target).
-    keep = [k for k in keys if k in ("entry", "status") or any(s.get(k) not in (None, "-") for s in shown)]
-    headers = [label for key, label in TABLE_COLUMNS if key in keep]
-    table_fmt = "simple" if fmt in ("table", "simple") else fmt
-    return tabulate([[s.get(k) for k in keep] for s in shown], headers=headers, tablefmt=table_fmt,
-                    disable_numparse=True)
+    keep = [k for k in keys if k in ("entry", "status") or any(s.get(k) not in (None, MISSING) for s in shown)]
+    return render_records(shown, fmt, columns=keep, headers=[label for key, label in TABLE_COLUMNS if key in keep])
 
 
 # -- comparison -----------------------------------------------------------------------------------
@@ -296,12 +240,12 @@ def compare(baseline: Sequence[dict[str, Any]], candidate: Sequence[dict[str, An
         if old is None or new is None:
             result["verdict"] = "only in baseline" if new is None else "only in candidate"
             continue
-        if not _ok(new):
-            result["regression"] = _ok(old)
+        if not is_ok(new):
+            result["regression"] = is_ok(old)
             result["reasons"].append(f"failed: {new.get('error')}")
             result["verdict"] = "REGRESSION" if result["regression"] else "failed in both"
             continue
-        if not _ok(old):
+        if not is_ok(old):
             result["verdict"] = "fixed (failed in baseline)"
             continue
         # Times: more is worse.
@@ -339,7 +283,7 @@ def compare(baseline: Sequence[dict[str, Any]], candidate: Sequence[dict[str, An
 def render_comparison(results: Sequence[dict[str, Any]], fmt: str = "simple") -> str:
     """Comparison results as JSON, CSV or a table."""
     if fmt == "json":
-        return json.dumps(_json_safe(list(results)), indent=2, default=str)
+        return json.dumps(json_safe(list(results)), indent=2, default=str)
 
     def ratio(r: dict[str, Any], key: str) -> str:
         return "-" if r.get(key) is None else f"×{r[key]:.2f}"
@@ -353,26 +297,11 @@ def render_comparison(results: Sequence[dict[str, Any]], fmt: str = "simple") ->
             "to target": ratio(r, "time_to_target_seconds_ratio"),
             "infer/s": ratio(r, "inference_samples_per_second_ratio"),
             "metric": f"{r['split']} {r['metric']}" if r.get("split") else "-",
-            "baseline": _num(r.get("baseline_value"), 4),
-            "candidate": _num(r.get("candidate_value"), 4),
+            "baseline": number_text(r.get("baseline_value"), 4),
+            "candidate": number_text(r.get("candidate_value"), 4),
             "verdict": r["verdict"] + (f": {'; '.join(r['reasons'])}" if r["reasons"] else ""),
         })
-    return _records_text(rows, fmt, first_column="entry")
-
-
-def _records_text(records: list[dict[str, Any]], fmt: str, first_column: str) -> str:
-    """Flat records as CSV or as a tabulate table (``table`` meaning tabulate's ``simple``)."""
-    if fmt == "csv":
-        buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=list(records[0]) if records else [first_column],
-                                lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(records)
-        return buffer.getvalue().rstrip("\n")
-    from tabulate import tabulate
-
-    return tabulate(records, headers="keys", tablefmt="simple" if fmt in ("table", "simple") else fmt,
-                    disable_numparse=True)
+    return render_records(rows, fmt)
 
 
 def environment_differences(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
@@ -400,8 +329,8 @@ def runs_table(runs: Sequence[Any], fmt: str = "simple") -> str:
             "note": run.note,
         })
     if fmt == "json":
-        return json.dumps([_json_safe(r.to_dict()) for r in runs], indent=2, default=str)
-    return _records_text(records, fmt, first_column="run")
+        return json.dumps([json_safe(r.to_dict()) for r in runs], indent=2, default=str)
+    return render_records(records, fmt)
 
 
 __all__ = [

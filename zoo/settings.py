@@ -8,7 +8,7 @@
 | ``ZOO_REGISTRY`` | user catalogue files (``os.pathsep``-separated), merged over the packaged one |
 | ``ZOO_STRICT_PLUGINS=1`` | a plugin that fails to load is fatal instead of being skipped |
 | ``ZOO_DISABLE_PLUGINS=a,b`` | plugins (entry-point names) not to load |
-| ``ZOO_DATA_ORIGIN`` | a mirror's base URL that replaces every dataset's download origin (file names kept) |
+| ``ZOO_DATA_ORIGIN`` | a mirror: a base URL with one sub-folder per dataset (as ``ZOO_DATA_DIR``), used instead of each dataset's origin |
 | ``ZOO_REQUIRE_DATA=1`` | tests fail, instead of skipping, when ``../shared/data`` or an optional package is missing |
 | ``ZOO_CPU_DEVICES=N`` | split the host CPU into N logical devices (``--cpu-devices``; set before TensorFlow starts) |
 | ``ZOO_MULTIWORKER=1`` | create the multi-worker strategy at TensorFlow start-up (``--strategy multiworker`` sets it) |
@@ -68,7 +68,7 @@ def user_catalogues() -> list[Path]:
 
 
 def data_origin() -> str | None:
-    """``ZOO_DATA_ORIGIN``: a base URL (a mirror) that replaces every dataset's download origin."""
+    """``ZOO_DATA_ORIGIN``: a mirror's base URL, one sub-folder per dataset (as ``ZOO_DATA_DIR``)."""
     value = os.environ.get("ZOO_DATA_ORIGIN", "").strip()
     return value.rstrip("/") or None
 

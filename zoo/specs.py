@@ -8,6 +8,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable
 
+from zoo.metrics import reached
+from zoo.phases import DEFAULT_PLAN, Phase, PlanSpec, check_plan, describe
+
 TASKS: tuple[str, ...] = ("regression", "binary", "multiclass")
 
 
@@ -28,11 +31,20 @@ class ArchitectureSpec:
     tags: tuple[str, ...] = ()
     tasks: tuple[str, ...] = TASKS
     accepts: Callable[..., str | None] | None = None
+    plan: PlanSpec = DEFAULT_PLAN
+
+    def plan_for(self, params: dict[str, Any]) -> tuple[Phase, ...]:
+        """The phases this architecture trains in under ``params`` (defaults filled in);
+        ``ValueError`` when the plan function fails or returns something that is not a plan."""
+        plan = self.plan(**{**self.params, **params}) if callable(self.plan) else self.plan
+        return check_plan(plan, f"architecture {self.name!r} (plugin {self.plugin})")
 
     def to_dict(self) -> dict[str, Any]:
+        plan = "depends on params" if callable(self.plan) else [describe(p) for p in self.plan]
         return {
             "name": self.name,
             "kind": "architecture",
+            "plan": plan,
             "plugin": self.plugin,
             "builder": _callable_name(self.builder),
             "description": self.description,
@@ -133,7 +145,7 @@ class Target:
     mode: str = "max"  # "min" for losses and errors
 
     def reached(self, value: float) -> bool:
-        return value >= self.value if self.mode == "max" else value <= self.value
+        return reached(value, self.value, self.mode)
 
 
 @dataclass
@@ -164,10 +176,6 @@ class Recipe:
 
 
 RECIPE_KEYS: tuple[str, ...] = tuple(Recipe.__dataclass_fields__)
-#: Losses that take ``label_smoothing`` (zoo.losses builds them; the catalogue checks names only).
-LABEL_SMOOTHING_LOSSES: tuple[str, ...] = (
-    "sparse_categorical_crossentropy", "categorical_crossentropy", "binary_crossentropy", "binary_focal_crossentropy",
-)
 
 
 @dataclass
@@ -187,8 +195,10 @@ class Entry:
     tags: list[str] = field(default_factory=list)
     metadata: dict[str, Any] = field(default_factory=dict)
     sources: dict[str, str] = field(default_factory=dict)
+    plan: tuple[Phase, ...] = DEFAULT_PLAN
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["input_shape"] = list(self.input_shape)
+        data["plan"] = [describe(phase) for phase in self.plan]
         return data

@@ -60,12 +60,12 @@ from typing import Any, Callable
 
 from zoo import PROJECT_NAME, contracts, hookspecs
 from zoo.registry import Registry, collect
-from zoo.runner import fill_callback_context, reserve_run_dir
+from zoo.run_context import fill_callback_context, reserve_run_dir
 from zoo.specs import ArchitectureSpec, CallbackSpec, DatasetSpec
 
 __all__ = [
     "ContractError", "ContractSkip", "Problem", "Case", "ContractReport",
-    "contract_cases", "check_plugin", "assert_plugin_ok", "zoo_contract", "run_cli",
+    "contract_cases", "check_plugin", "assert_plugin_ok", "zoo_contract", "run_cli", "train_entry",
 ]
 
 #: The number of classes used to check a multiclass head when no entry says otherwise.
@@ -794,6 +794,22 @@ def run_cli(args: Sequence[str], *, input: str | None = None, env: Mapping[str, 
 
     reset_registry()
     return CliRunner().invoke(cli, list(args), input=input, env=dict(env or {}), catch_exceptions=catch_exceptions)
+
+
+def train_entry(name: str, overrides: Sequence[str] = (), **options: Any) -> Any:
+    """Train catalogue entry ``name`` (with ``--set``-style ``overrides``) through zoo's own
+    runner, as ``zoo train`` does, and return its result (``.metrics``, ``.history``,
+    ``.model_dir``…). ``options`` go to the runner (``save=False``, ``verbose=0``…). For plugin
+    tests: set ``ZOO_HOME`` to a temporary folder first (the ``zoo_contract`` fixture does)."""
+    from zoo import runner
+    from zoo.catalogue import load_catalogue
+    from zoo.registry import get_registry, reset_registry
+
+    reset_registry()
+    registry = get_registry()
+    entry = load_catalogue(registry).resolve(name, list(overrides))
+    options.setdefault("verbose", 0)
+    return runner.train(entry, registry, **options).result
 
 
 # -- the pytest plugin ----------------------------------------------------------------------------

@@ -37,7 +37,6 @@ placeholder tensor 'while/…/Placeholder'". zoo then runs one step per executio
 """
 from __future__ import annotations
 
-import sys
 from typing import Any
 
 
@@ -124,6 +123,10 @@ def steps_per_execution_for_strategy(requested: int) -> int:
     replicas = tf.distribute.get_strategy().num_replicas_in_sync
     if replicas == 1:
         return requested
-    print(f"zoo: note: steps_per_execution = {requested} runs as 1 under {replicas} replicas "
-          "(Keras's multi-step loop fails under a multi-replica strategy)", file=sys.stderr)
+    import warnings
+
+    from zoo.errors import ZooWarning
+
+    warnings.warn(f"steps_per_execution = {requested} runs as 1 under {replicas} replicas "
+                  "(Keras's multi-step loop fails under a multi-replica strategy)", ZooWarning, stacklevel=2)
     return 1

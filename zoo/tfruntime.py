@@ -52,11 +52,12 @@ def import_tensorflow(
         wanted = (intra_op_threads, inter_op_threads)
         if wanted != (None, None) and wanted != _STATE["threads"]:
             # Threads can only be set before the first op; say so instead of TF's RuntimeError.
-            print(
-                f"zoo: note: thread settings {wanted} ignored: TensorFlow already runs with "
-                f"{_STATE['threads']} in this process",
-                file=sys.stderr,
-            )
+            import warnings
+
+            from zoo.errors import ZooWarning
+
+            warnings.warn(f"thread settings {wanted} ignored: TensorFlow already runs with "
+                          f"{_STATE['threads']} in this process", ZooWarning, stacklevel=2)
         return tf
     if not verbose:
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")

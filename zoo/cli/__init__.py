@@ -136,6 +136,9 @@ def cli(ctx: click.Context, registries: tuple[str, ...], verbose: bool) -> None:
     Entries in the catalogue bind an architecture, a dataset, callbacks and a recipe;
     every part comes from a plugin (`zoo plugins`).
     """
+    from zoo.output import configure_output
+
+    configure_output(verbose)
     ctx.ensure_object(dict)
     ctx.obj["registries"] = registries
     ctx.obj["verbose"] = verbose

@@ -70,6 +70,7 @@ def bench_cmd(ctx: click.Context, patterns: tuple[str, ...], all_entries: bool, 
     at once. Exit status: 0 when every entry ran, 1 when one failed.
     """
     from zoo import bench, report
+    from zoo.environment import base_environment
 
     cat = catalogue(ctx)
     if all_entries:
@@ -95,7 +96,7 @@ def bench_cmd(ctx: click.Context, patterns: tuple[str, ...], all_entries: bool, 
                        "registries": [str(p) for p in options.registries], "repeats": repeats,
                        "strategy": strategy, "cpu_devices": cpu_devices, "tag": tag}
         run_id = store.start_run(command=shlex.join(["zoo", *sys.argv[1:]]), options=run_options,
-                                 environment=bench.base_environment(), note=note)
+                                 environment=base_environment(), note=note)
         click.echo(f"zoo: bench run #{run_id}: {len(names)} entr{'y' if len(names) == 1 else 'ies'} "
                    f"× {repeats} → {store.path}", err=True)
     env_stored = False

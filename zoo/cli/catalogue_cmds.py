@@ -58,6 +58,11 @@ def show_cmd(ctx: click.Context, name: str, overrides: tuple[str, ...], summary:
     _print_entry(data)
 
 
+def _phase_text(phase: dict[str, Any]) -> str:
+    fields = {k: v for k, v in phase.items() if k != "phase"}
+    return phase["phase"] + (f"({', '.join(f'{k}={v}' for k, v in fields.items())})" if fields else "")
+
+
 def _print_entry(data: dict[str, Any]) -> None:
     sources = data.pop("sources", {})
     click.echo(f"{data['name']}: {data.get('description', '')}")
@@ -73,6 +78,7 @@ def _print_entry(data: dict[str, Any]) -> None:
         line(part, f"{ref['name']} (plugin {ref['plugin']}) {json.dumps(params, default=str)}")
     line("callbacks", ", ".join(c["name"] + (json.dumps(c["params"]) if c["params"] else "") for c in data["callbacks"]) or "-")
     line("task", f"{data['task']}, input {tuple(data['input_shape'])}, {data['num_classes']} output(s)", "dataset")
+    line("plan", " → ".join(_phase_text(p) for p in data.get("plan", [])) or "-", "architecture")
     for key, value in data["recipe"].items():
         line(key, value)
     if data.get("target"):

@@ -1,8 +1,6 @@
 """Helpers shared by the CLI commands: loading the catalogue, warnings, output formats."""
 from __future__ import annotations
 
-import json
-import sys
 from typing import Any
 
 import click
@@ -64,27 +62,7 @@ def format_option(default: str = "table", choices: tuple[str, ...] = FORMATS) ->
 
 
 def emit(rows: list[dict[str, Any]], columns: list[str], fmt: str) -> None:
-    """Rows as a tabulate table, JSON (full rows) or CSV (the columns)."""
-    if fmt == "json":
-        click.echo(json.dumps(rows, indent=2, default=str))
-        return
-    if fmt == "csv":
-        import csv
+    """Rows as a table of ``columns``, JSON (full rows) or CSV (the columns): :mod:`zoo.output`."""
+    from zoo.output import render_records
 
-        writer = csv.DictWriter(sys.stdout, fieldnames=columns, extrasaction="ignore")
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({c: _cell(row.get(c)) for c in columns})
-        return
-    from tabulate import tabulate
-
-    table_fmt = "simple" if fmt == "table" else fmt
-    click.echo(tabulate([[_cell(row.get(c)) for c in columns] for row in rows], headers=columns, tablefmt=table_fmt))
-
-
-def _cell(value: Any) -> Any:
-    if isinstance(value, (list, tuple)):
-        return ", ".join(str(v) for v in value)
-    if isinstance(value, dict):
-        return json.dumps(value, default=str)
-    return value
+    click.echo(render_records(rows, fmt, columns=columns))

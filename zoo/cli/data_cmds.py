@@ -96,7 +96,7 @@ def _describe_split(split: Any) -> dict[str, Any]:
                 "y_shape": list(labels.shape[1:]), "y_dtype": str(labels.dtype)}
         names = getattr(split, "class_names", None)
     else:
-        from zoo.runner import count_examples
+        from zoo.pipeline import count_examples
 
         x_spec, y_spec = split.element_spec
         info = {"examples": count_examples(split), "x_shape": x_spec.shape.as_list(),
@@ -132,7 +132,7 @@ def show_cmd(ctx: click.Context, name: str, overrides: tuple[str, ...], fmt: str
     import_tensorflow(verbose)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        from zoo.runner import call_loader
+        from zoo.pipeline import call_loader
 
         splits = call_loader(spec, params)
     for w in caught:

@@ -29,7 +29,7 @@ def train_cmd(ctx: click.Context, name: str, overrides: tuple[str, ...], quiet: 
     entry = cat.resolve(name, overrides)
     os.environ.update(distribution_env(strategy, cpu_devices))  # read when TensorFlow starts, below
     result = runner.train(entry, cat.registry, verbose=0 if quiet else "auto", quiet_tf=not verbose(ctx),
-                          strategy=strategy)
+                          strategy=strategy).result
     if as_json:
         click.echo(json.dumps(result.to_dict(), indent=2, default=str))
         return
@@ -70,11 +70,11 @@ def evaluate_cmd(ctx: click.Context, name: str, overrides: tuple[str, ...], as_j
 def predict_cmd(ctx: click.Context, name: str, inputs: tuple[str, ...], overrides: tuple[str, ...], as_json: bool) -> None:
     """Predict with the saved model of entry NAME. INPUTS are numbers (comma-separated for
     several values per example) or files the dataset can decode (e.g. images)."""
-    from zoo import runner
+    from zoo.predict import predict
 
     cat = catalogue(ctx)
     entry = cat.resolve(name, overrides)
-    outputs = runner.predict(entry, cat.registry, list(inputs), quiet_tf=not verbose(ctx))
+    outputs = predict(entry, cat.registry, list(inputs), quiet_tf=not verbose(ctx))
     if as_json:
         click.echo(json.dumps([{"input": i, "output": o} for i, o in zip(inputs, outputs, strict=True)], indent=2))
         return
