@@ -35,13 +35,14 @@ from zoo_plugins.data_sources import (
 )
 
 import zoo
-from zoo.api import DataError, offline
+from zoo.api import DataError, holdout_indices, offline
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".gif", ".bmp")
 COLOR_MODES = {"rgb": 3, "grayscale": 1, "rgba": 4}
 LABEL_MODES = ("int", "categorical", "binary")
 TRAIN_DIRS = ("train", "training")
-VALIDATION_DIRS = ("validation", "valid", "val", "test")
+#: Held-out folders, by the split each one is: a ``test/`` folder is the test split, never validation.
+HELD_OUT_DIRS = {"validation": ("validation", "valid", "val"), "test": ("test", "testing")}
 ORIGIN_FILE = "ZOO-COPIED-FROM.txt"
 
 
@@ -192,16 +193,19 @@ CATS_VS_DOGS = ImageLayout(
 )
 
 
-def _split_dirs(root: Path) -> tuple[Path, Path | None] | None:
-    """``(train, validation-or-None)`` for a root with ``train/`` (+ ``validation/`` or
-    ``test/``); ``None`` when ``root`` is not such a root."""
+def split_dirs(root: Path) -> dict[str, Path] | None:
+    """``{"train": …, "validation": …, "test": …}`` (the held-out ones when present) for a root with
+    ``train/`` and ``validation/`` and/or ``test/`` folders of class folders, each named for what it
+    is; ``None`` when ``root`` is not such a root."""
     for name in TRAIN_DIRS:
         train = root / name
         if train.is_dir() and class_folders(train):
-            for vname in VALIDATION_DIRS:
-                if (root / vname).is_dir() and class_folders(root / vname):
-                    return train, root / vname
-            return train, None
+            dirs = {"train": train}
+            for split, names in HELD_OUT_DIRS.items():
+                found = next((root / n for n in names if (root / n).is_dir() and class_folders(root / n)), None)
+                if found is not None:
+                    dirs[split] = found
+            return dirs
     return None
 
 
@@ -209,7 +213,7 @@ def find_image_root(layout: ImageLayout, data_dir: str | None = None) -> tuple[P
     """The first place in the search path holding a copy of ``layout``: (root, label, places)."""
     places = search_path(layout.key, layout.folders, data_dir, keras_subdir=layout.key)
     for label, folder in places:
-        if folder.is_dir() and _split_dirs(folder):
+        if folder.is_dir() and split_dirs(folder):
             return folder, label, places
     raise FileNotFoundError(describe_places(places))
 
@@ -379,7 +383,6 @@ FOLDER_PARAMS: dict[str, Any] = {
     "image_size": [150, 150],
     "color_mode": "rgb",
     "validation_dir": None,
-    "validation_split": 0.0,
     "label_mode": "int",
     "seed": 0,
     "augment": False,
@@ -387,59 +390,56 @@ FOLDER_PARAMS: dict[str, Any] = {
 }
 
 
-def _resolve_dirs(data_dir: Path, validation_dir: str | None) -> tuple[Path, Path | None]:
-    split = _split_dirs(data_dir)
-    train, validation = split if split else (data_dir, None)
+def _resolve_dirs(data_dir: Path, validation_dir: str | None) -> dict[str, Path]:
+    """The split folders under ``data_dir`` (``{"train": data_dir}`` for a bare folder of class
+    folders); ``validation_dir`` names the validation folder explicitly."""
+    dirs = split_dirs(data_dir) or {"train": data_dir}
     if validation_dir:
-        validation = Path(validation_dir).expanduser()
-    return train, validation
+        dirs["validation"] = Path(validation_dir).expanduser()
+    return dirs
 
 
-def load_folders(name: str, train_dir: Path, validation_dir: Path | None, *, image_size: Any = (150, 150),
-                 color_mode: str = "rgb", validation_split: float = 0.0, label_mode: str = "int", seed: int = 0,
-                 augment: bool = False, on_bad_file: str = "skip", expected: dict[str, dict[str, int]] | None = None) -> dict[str, Any]:
-    """Splits from a train folder and an optional validation folder (or a seeded split of train)."""
-    import numpy as np
-
+def load_folders(name: str, dirs: dict[str, Path], *, image_size: Any = (150, 150), color_mode: str = "rgb",
+                 validation_split: float = 0.0, label_mode: str = "int", seed: int = 0, augment: bool = False,
+                 on_bad_file: str = "skip", expected: dict[str, dict[str, int]] | None = None) -> dict[str, Any]:
+    """Splits from the ``train`` folder and the ``validation`` and ``test`` folders present.
+    ``validation_split`` (the recipe's, passed by zoo) holds that fraction of train out as
+    validation instead of a validation folder (:func:`zoo.api.holdout_indices`, seeded by ``seed``)."""
     if label_mode not in LABEL_MODES:
         raise DataError(f"dataset {name!r}: label_mode must be one of {', '.join(LABEL_MODES)}, not {label_mode!r}")
     if not 0.0 <= float(validation_split) < 1.0:
         raise DataError(f"dataset {name!r}: validation_split must be in [0, 1), got {validation_split}")
     _size(image_size), _channels(color_mode)
-    train = scan_folder(train_dir, on_bad_file=on_bad_file)
+    train = scan_folder(dirs["train"], on_bad_file=on_bad_file)
     if label_mode == "binary" and len(train.class_names) != 2:
-        raise DataError(f"dataset {name!r}: label_mode 'binary' needs 2 class folders, {train_dir} has "
+        raise DataError(f"dataset {name!r}: label_mode 'binary' needs 2 class folders, {dirs['train']} has "
                         f"{len(train.class_names)} ({', '.join(train.class_names)})")
     scans = {"train": train}
-    if validation_dir is not None and not validation_split:
-        scans["validation"] = scan_folder(validation_dir, train.class_names, on_bad_file)
+    for split in ("validation", "test"):
+        if split in dirs and not (split == "validation" and validation_split):
+            scans[split] = scan_folder(dirs[split], train.class_names, on_bad_file)
     for split, counts in (expected or {}).items():
         if split in scans and scans[split].counts() != counts:
             warnings.warn(f"dataset {name!r}: {scans[split].root} holds {scans[split].counts()}, "
                           f"a whole copy holds {counts}", stacklevel=2)
-    files, labels = train.files, train.labels
-    validation = None
+    files = {split: (scan.files, scan.labels) for split, scan in scans.items()}
     if validation_split:
         # A seeded permutation of the file list: the same images are held out on every run.
-        order = np.random.default_rng(seed).permutation(len(files))
-        cut = len(files) - round(len(files) * validation_split)
-        pick = lambda idx: ([files[i] for i in idx], [labels[i] for i in idx])
-        (files, labels), validation = pick(order[:cut]), pick(order[cut:])
-    elif "validation" in scans:
-        validation = scans["validation"].files, scans["validation"].labels
+        keep, held = holdout_indices(len(train.files), float(validation_split), seed)
+        pick = lambda idx: ([train.files[i] for i in idx], [train.labels[i] for i in idx])
+        files["train"], files["validation"] = pick(keep), pick(held)
     splits: dict[str, Any] = {
-        "train": image_dataset(files, labels, train.class_names, image_size, color_mode, label_mode)}
-    if validation is not None:
-        splits["validation"] = image_dataset(*validation, train.class_names, image_size, color_mode, label_mode)
+        split: image_dataset(*files[split], train.class_names, image_size, color_mode, label_mode)
+        for split in ("train", "validation", "test") if split in files}
     if augment:
         splits["augment"] = make_augment(seed)
     return splits
 
 
 def load_image_folder(data_dir: str | None = None, validation_dir: str | None = None, *,
-                      _name: str = "image_folder", **params: Any) -> dict[str, Any]:
+                      validation_split: float = 0.0, _name: str = "image_folder", **params: Any) -> dict[str, Any]:
     """Any folder of class folders (``--set dataset.data_dir=PATH``), or a root with ``train/``
-    and ``validation/`` (or ``test/``) folders of class folders."""
+    and ``validation/`` and/or ``test/`` folders of class folders."""
     if not data_dir:
         raise DataError(f"dataset {_name!r} needs data_dir: --set dataset.data_dir=PATH "
                         "(a folder of class folders, or one with train/ and validation/)")
@@ -447,14 +447,15 @@ def load_image_folder(data_dir: str | None = None, validation_dir: str | None = 
     if binary != (_name == "image_folder_binary"):
         raise DataError(f"dataset {_name!r}: label_mode {params.get('label_mode')!r} does not fit its task; "
                         + ("use image_folder_binary for 0/1 labels" if binary else "use 'binary'"))
-    train, validation = _resolve_dirs(Path(data_dir).expanduser(), validation_dir)
-    return load_folders(_name, train, validation, **params)
+    return load_folders(_name, _resolve_dirs(Path(data_dir).expanduser(), validation_dir),
+                        validation_split=validation_split, **params)
 
 
-def load_image_folder_binary(data_dir: str | None = None, validation_dir: str | None = None,
-                             **params: Any) -> dict[str, Any]:
+def load_image_folder_binary(data_dir: str | None = None, validation_dir: str | None = None, *,
+                             validation_split: float = 0.0, **params: Any) -> dict[str, Any]:
     """Two class folders, labels 0/1 (sorted folder names) for a one-unit sigmoid head."""
-    return load_image_folder(data_dir, validation_dir, _name="image_folder_binary", **params)
+    return load_image_folder(data_dir, validation_dir, validation_split=validation_split,
+                             _name="image_folder_binary", **params)
 
 
 def _num_folder_classes(data_dir: str | None = None, label_mode: str = "int", **_: Any) -> int:
@@ -463,8 +464,7 @@ def _num_folder_classes(data_dir: str | None = None, label_mode: str = "int", **
     root = Path(data_dir).expanduser()
     if not root.is_dir():
         raise DataError(f"image folder {root} does not exist")
-    train, _ = _resolve_dirs(root, None)
-    return len(class_folders(train))
+    return len(class_folders(_resolve_dirs(root, None)["train"]))
 
 
 def _image_shape(image_size: Any = (150, 150), color_mode: str = "rgb", **_: Any) -> tuple[int, int, int]:
@@ -494,13 +494,13 @@ def _named_root(name: str, layout: ImageLayout, data_dir: str | None, download: 
 
 def named_loader(name: str, layout: ImageLayout) -> Callable[..., dict[str, Any]]:
     def load(data_dir: str | None = None, validation_dir: str | None = None, origin: str | None = None,
-             download_timeout: float | None = None, **params: Any) -> dict[str, Any]:
+             download_timeout: float | None = None, validation_split: float = 0.0, **params: Any) -> dict[str, Any]:
         root, _ = _named_root(name, layout, data_dir, download=True, origin=origin, timeout=download_timeout)
-        train, validation = _resolve_dirs(root, validation_dir)
-        return load_folders(name, train, validation, expected=layout.expected, **params)
+        return load_folders(name, _resolve_dirs(root, validation_dir), validation_split=validation_split,
+                            expected=layout.expected, **params)
 
     load.__name__ = load.__qualname__ = f"load_{name}"
-    load.__doc__ = f"The {name} image folders (train + validation), found, fetched and checked."
+    load.__doc__ = f"The {name} image folders (train, and validation and/or test), found, fetched and checked."
     return load
 
 
@@ -527,14 +527,13 @@ def named_fetch(name: str, layout: ImageLayout) -> Callable[..., dict[str, Any]]
                                   progress=progress)
         target = cache_root() / layout.key
         if root.resolve() != target.resolve():
-            train, validation = _split_dirs(root) or (root, None)
+            dirs = split_dirs(root) or {"train": root}
             tmp = target.with_name(target.name + ".part")
             shutil.rmtree(tmp, ignore_errors=True)
-            shutil.copytree(train, tmp / "train")
-            if validation is not None:
-                shutil.copytree(validation, tmp / "validation")
+            for split, folder in dirs.items():  # each split under its own name: test stays test
+                shutil.copytree(folder, tmp / split)
             if (root / "SHA256SUMS").is_file():  # keep the copy's manifest, with the names it uses
-                names = {train.name: "train", **({validation.name: "validation"} if validation else {})}
+                names = {folder.name: split for split, folder in dirs.items()}
                 lines = []
                 for line in (root / "SHA256SUMS").read_text(encoding="utf-8").splitlines():
                     digest, _, path = line.partition("  ")

@@ -23,7 +23,7 @@ from zoo_plugins.data_sources import (
 )
 
 import zoo
-from zoo.api import DataError
+from zoo.api import DataError, holdout_indices
 
 FASHION_ORIGIN = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/"  # Keras's own mirror
 # The MNIST mirror Google's tutorials use (yann.lecun.com, the original, now often refuses).
@@ -79,7 +79,6 @@ DIGITS = [str(d) for d in range(10)]
 
 PARAMS: dict[str, Any] = {
     "data_dir": None,
-    "validation_split": 0.0,
     "seed": 0,
     "channel_axis": True,
     "augment": False,
@@ -158,7 +157,6 @@ def load_idx_dataset(name: str, fileset: FileSet, class_names: list[str], *, dat
     """The splits of an IDX dataset: ``train`` (60k), ``test`` (10k), optionally ``validation``
     carved from train (a seeded permutation, so the same examples every run). Missing files are
     downloaded (from ``origin``, a mirror, when given) where allowed."""
-    import numpy as np
 
     _check_normalize(name, normalize)  # before any file is read
     if not 0.0 <= float(validation_split) < 1.0:
@@ -173,10 +171,9 @@ def load_idx_dataset(name: str, fileset: FileSet, class_names: list[str], *, dat
                             name, normalize)
         validation = None
         if validation_split:
-            order = np.random.default_rng(seed).permutation(len(x))
-            cut = len(x) - round(len(x) * validation_split)
-            validation = LabelledSplit(x[order[cut:]], y[order[cut:]], class_names)
-            x, y = x[order[:cut]], y[order[:cut]]
+            keep, held = holdout_indices(len(x), float(validation_split), seed)
+            validation = LabelledSplit(x[held], y[held], class_names)
+            x, y = x[keep], y[keep]
         splits["train"] = LabelledSplit(x, y, class_names)
         if validation is not None:
             splits["validation"] = validation
@@ -194,14 +191,16 @@ def load_idx_dataset(name: str, fileset: FileSet, class_names: list[str], *, dat
     return splits
 
 
-def load_fashion_mnist(**params: Any) -> dict[str, Any]:
-    """Fashion-MNIST: 60,000 train + 10,000 test 28×28 grey images of 10 clothing classes."""
-    return load_idx_dataset("fashion_mnist", FASHION_MNIST, FASHION_CLASSES, **params)
+def load_fashion_mnist(validation_split: float = 0.0, **params: Any) -> dict[str, Any]:
+    """Fashion-MNIST: 60,000 train + 10,000 test 28×28 grey images of 10 clothing classes;
+    ``validation_split`` (the recipe's) holds part of train out as validation."""
+    return load_idx_dataset("fashion_mnist", FASHION_MNIST, FASHION_CLASSES, validation_split=validation_split,
+                            **params)
 
 
-def load_mnist(**params: Any) -> dict[str, Any]:
+def load_mnist(validation_split: float = 0.0, **params: Any) -> dict[str, Any]:
     """MNIST digits; works with a partial copy (e.g. the test split only)."""
-    return load_idx_dataset("mnist", MNIST, DIGITS, partial_ok=True, **params)
+    return load_idx_dataset("mnist", MNIST, DIGITS, partial_ok=True, validation_split=validation_split, **params)
 
 
 def _shape(channel_axis: bool = True, **_: Any) -> tuple[int, ...]:

@@ -215,14 +215,34 @@ def test_altered_file_in_a_manifested_copy_is_reported(shared_data, tmp_path, mo
         spec.loader(**spec.params)
 
 
-def test_cats_vs_dogs_uses_test_folder_as_validation(shared_data):
+def test_cats_vs_dogs_test_folder_is_the_test_split(shared_data):
     from zoo.registry import get_registry
 
     spec = get_registry().dataset("cats_vs_dogs")
     splits = spec.loader(**{**spec.params, "data_dir": str(shared_data), "image_size": [64, 64]})
     assert splits["train"].class_names == ["cat", "dog"]
-    assert int(splits["train"].cardinality()) == 1000 and int(splits["validation"].cardinality()) == 1000
-    assert splits["validation"].file_paths[0].startswith(str(shared_data / "cats-vs-dogs-128" / "test"))
+    assert "validation" not in splits  # a train/ + test/ copy has no validation folder
+    assert int(splits["train"].cardinality()) == 1000 and int(splits["test"].cardinality()) == 1000
+    assert splits["test"].file_paths[0].startswith(str(shared_data / "cats-vs-dogs-128" / "test"))
+    # The recipe's validation_split holds validation out of train, never out of test.
+    held = spec.loader(**{**spec.params, "data_dir": str(shared_data), "image_size": [64, 64]}, validation_split=0.2)
+    assert int(held["train"].cardinality()) == 800 and int(held["validation"].cardinality()) == 200
+    assert all("/train/" in p for p in held["validation"].file_paths)
+    assert held["test"].file_paths == splits["test"].file_paths
+
+
+def test_the_recipe_validation_split_reaches_the_loader_and_nothing_else_holds_out(shared_data, monkeypatch):
+    from zoo.catalogue import load_catalogue
+    from zoo.pipeline import prepare_data
+    from zoo.registry import get_registry
+
+    monkeypatch.setenv("ZOO_DATA_DIR", str(shared_data))
+    registry = get_registry()
+    entry = load_catalogue(registry).resolve("lite0-random-cats-dogs", ["dataset.image_size=[32, 32]"])
+    assert "validation_split" not in registry.dataset("cats_vs_dogs").params  # one knob: the recipe's
+    data = prepare_data(entry, registry)
+    assert sorted(data.splits) == ["test", "train", "validation"]
+    assert data.train_examples == 800 and len(data.splits["validation"].file_paths) == 200
 
 
 def test_offline_without_a_copy_is_one_clear_error(monkeypatch, tmp_path):

@@ -31,6 +31,7 @@ from zoo.errors import IncompatibleError, ZooWarning
 from zoo.frozen_base import BASE_NAME, HEAD_NAME, split_frozen_base
 from zoo.pipeline import TrainingData, pipeline
 from zoo.registry import Registry
+from zoo.splits import HOLDOUT_SEED
 from zoo.specs import Entry
 
 FORMAT_VERSION = 1
@@ -72,7 +73,7 @@ def cache_key(base_digest: str, entry: Entry, registry: Registry, split: str) ->
         "location": location,
         "split": split,
         "validation_split": recipe.validation_split,
-        "seed": recipe.seed if recipe.validation_split else None,
+        "holdout_seed": HOLDOUT_SEED if recipe.validation_split else None,
         "mixed_precision": recipe.mixed_precision,
     }
     key = hashlib.sha256(json.dumps(facts, sort_keys=True, default=str).encode()).hexdigest()[:32]

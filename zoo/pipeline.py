@@ -12,7 +12,8 @@ from typing import Any, Callable
 from zoo.errors import DataError, ZooError
 from zoo.registry import Registry
 from zoo.specs import DatasetSpec, Entry
-from zoo.splits import SPLITS, TRAIN, VALIDATION, holdout_indices
+from zoo.registry import takes_parameter
+from zoo.splits import HOLDOUT_SEED, SPLITS, TRAIN, VALIDATION, holdout_indices
 
 #: Not a split: a batch-level augmentation a loader may return next to its splits.
 AUGMENT = "augment"
@@ -21,7 +22,12 @@ AUGMENT = "augment"
 def load_splits(entry: Entry, registry: Registry) -> dict[str, Any]:
     """Call the entry's dataset loader and check that it returned usable splits."""
     spec = registry.dataset(entry.dataset.name)
-    return call_loader(spec, {**spec.params, **entry.dataset.params})
+    params = {**spec.params, **entry.dataset.params}
+    if entry.recipe.validation_split and takes_parameter(spec.loader, "validation_split"):
+        # The recipe's one knob: a loader that can hold validation out itself (before decoding
+        # files, say) gets it; for any other, prepare_data holds it out of the loaded train split.
+        params["validation_split"] = entry.recipe.validation_split
+    return call_loader(spec, params)
 
 
 def call_loader(spec: DatasetSpec, params: dict[str, Any]) -> dict[str, Any]:
@@ -143,7 +149,7 @@ def prepare_data(entry: Entry, registry: Registry) -> TrainingData:
     if TRAIN not in splits:
         raise DataError(f"dataset {entry.dataset.name!r} has no train split")
     if VALIDATION not in splits and recipe.validation_split:
-        splits[TRAIN], splits[VALIDATION] = carve_validation(splits[TRAIN], recipe.validation_split, recipe.seed)
+        splits[TRAIN], splits[VALIDATION] = carve_validation(splits[TRAIN], recipe.validation_split, HOLDOUT_SEED)
     datasets = {
         name: pipeline(split, recipe.batch_size, training=(name == TRAIN), seed=recipe.seed, cache=recipe.cache,
                        shuffle_buffer=recipe.shuffle_buffer, augment=augment if name == TRAIN else None,

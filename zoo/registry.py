@@ -287,6 +287,14 @@ def reset_registry() -> None:
     _REGISTRY = None
 
 
+def takes_parameter(func: Callable[..., Any], name: str) -> bool:
+    """Whether ``func`` names ``name`` among its parameters (``**kwargs`` does not count)."""
+    try:
+        return name in inspect.signature(func).parameters
+    except (TypeError, ValueError):
+        return False
+
+
 def accepts_keyword(func: Callable[..., Any], name: str) -> bool:
     """Whether ``func`` takes ``name`` as a keyword (directly or through ``**kwargs``)."""
     try:
@@ -296,4 +304,5 @@ def accepts_keyword(func: Callable[..., Any], name: str) -> bool:
     return name in parameters or any(p.kind is p.VAR_KEYWORD for p in parameters.values())
 
 
-__all__ = ["Registry", "PluginEntry", "collect", "get_registry", "reset_registry", "accepts_keyword"]
+__all__ = ["Registry", "PluginEntry", "collect", "get_registry", "reset_registry", "accepts_keyword",
+           "takes_parameter"]

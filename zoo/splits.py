@@ -14,6 +14,9 @@ SPLITS: tuple[str, ...] = (TRAIN, VALIDATION, TEST)
 #: so selection uses validation; reports prefer test, scored once at the end.
 SELECTION_ORDER: tuple[str, ...] = (VALIDATION, TRAIN)
 REPORT_ORDER: tuple[str, ...] = (TEST, VALIDATION, TRAIN)
+#: The seed of the validation hold-out: fixed, not the recipe's seed, so runs with different
+#: seeds are chosen between on the same held-out examples.
+HOLDOUT_SEED = 0
 
 
 def check_fraction(fraction: Any, where: str) -> float:
@@ -36,4 +39,4 @@ def holdout_indices(n: int, fraction: float, seed: int) -> tuple[Any, Any]:
 
 
 __all__ = ["TRAIN", "VALIDATION", "TEST", "SPLITS", "SELECTION_ORDER", "REPORT_ORDER", "check_fraction",
-           "holdout_indices"]
+           "holdout_indices", "HOLDOUT_SEED"]
