@@ -141,3 +141,22 @@ def test_loader_output_feeds_keras_through_the_runner_pipeline(shared_data, monk
         model.compile("adam", loss, metrics=["accuracy"])
         history = model.fit(train, epochs=1, steps_per_epoch=3, verbose=0, shuffle=False)
         assert 0.0 <= history.history["accuracy"][0] <= 1.0 and history.history["loss"][0] > 0
+
+
+def test_data_commands_honour_registry_and_report_broken_plugins_like_every_command(tmp_path, monkeypatch):
+    """`zoo data` reads --registry like the other commands (a malformed one is refused with its
+    file and line) and names a failed plugin on stderr, once, as `zoo list` does."""
+    import zoo.registry as registry_module
+    from zoo.plugins import PluginRecord
+
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[entries.x\narchitecture = 'mlp'\n", encoding="utf-8")
+    code, _, err = run("--registry", str(bad), "data", "list")
+    assert code == 1 and f"{bad}:1" in err and "malformed TOML" in err, err
+
+    registry = registry_module.get_registry()
+    broken = PluginRecord("broken", "zoo_broken.plugin", status="failed", error="import failed: ImportError: nope")
+    monkeypatch.setattr(registry, "plugins", [*registry.plugins, broken])
+    code, out, err = run("data", "list", "--format", "json")
+    assert code == 0 and json.loads(out)
+    assert err.count("plugin 'broken' (zoo_broken.plugin) failed: import failed: ImportError: nope") == 1, err

@@ -6,7 +6,8 @@ First-party plugins (``zoo_plugins.*``) and third-party ones use exactly this mo
 module is cheap: no TensorFlow, no Keras (the helpers that need them import them when called).
 
 - hooks: :data:`hookimpl` marks the hook functions of :mod:`zoo.hookspecs`;
-- errors a plugin raises for bad input: :class:`ZooError` and its kinds;
+- errors a plugin raises for bad input: :class:`ZooError` and its kinds; :class:`ZooWarning`
+  for what a user should know (the CLI prints ``zoo: warning: …``);
 - settings a loader needs: :func:`cache_dir`, :func:`data_dir`, :func:`offline`, :func:`home`,
   :func:`data_origin`;
 - training plans: :class:`Fit`, :class:`TrainHead`, :class:`FineTune` (``register(..., plan=...)``);
@@ -19,7 +20,7 @@ from __future__ import annotations
 
 from zoo import __version__, hookimpl
 from zoo.errors import (CatalogueError, DataError, IncompatibleError, NotTrainedError, UnknownNameError,
-                        ZooError)
+                        ZooError, ZooWarning)
 from zoo.metrics import higher_is_better, improvement_mode, reached
 from zoo.frozen_base import BASE_NAME, HEAD_NAME, flat_layers, frozen_base_model
 from zoo.phases import FineTune, Fit, Phase, TrainHead
@@ -31,6 +32,7 @@ from zoo.tfruntime import import_tensorflow
 __all__ = [
     "__version__", "hookimpl",
     "ZooError", "DataError", "IncompatibleError", "UnknownNameError", "CatalogueError", "NotTrainedError",
+    "ZooWarning",
     "home", "cache_dir", "data_dir", "data_origin", "offline",
     "Fit", "TrainHead", "FineTune", "Phase",
     "frozen_base_model", "BASE_NAME", "HEAD_NAME", "flat_layers",

@@ -100,7 +100,9 @@ def _show_warning(message: Any, category: type[Warning], filename: str, lineno: 
                   line: str | None = None) -> None:
     from zoo.errors import ZooWarning
 
-    if issubclass(category, ZooWarning):
+    # A user-facing warning (zoo's own, or a plugin's plain UserWarning) is one line; others
+    # (deprecations in libraries) keep Python's format, with their source.
+    if issubclass(category, ZooWarning) or category is UserWarning:
         print(f"zoo: warning: {message}", file=sys.stderr, flush=True)
     else:
         _ORIGINAL_SHOWWARNING(message, category, filename, lineno, file, line)

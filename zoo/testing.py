@@ -59,9 +59,12 @@ from pathlib import Path
 from typing import Any, Callable
 
 from zoo import PROJECT_NAME, contracts, hookspecs
+from zoo.metrics import DEFAULT_LOSS
+from zoo.pipeline import AUGMENT
 from zoo.registry import Registry, collect
 from zoo.run_context import fill_callback_context, reserve_run_dir
 from zoo.specs import ArchitectureSpec, CallbackSpec, DatasetSpec
+from zoo.splits import SPLITS
 
 __all__ = [
     "ContractError", "ContractSkip", "Problem", "Case", "ContractReport",
@@ -72,12 +75,6 @@ __all__ = [
 CHECK_CLASSES = 3
 #: Examples read from each split of a ``tf.data`` dataset (numpy splits are checked whole).
 MAX_EXAMPLES = 256
-SPLIT_NAMES = ("train", "validation", "test")
-_LOSS = {
-    "regression": "mean_squared_error",
-    "binary": "binary_crossentropy",
-    "multiclass": "sparse_categorical_crossentropy",
-}
 
 
 class ContractError(AssertionError):
@@ -506,10 +503,10 @@ def _build_and_step(spec: ArchitectureSpec, shape: tuple[int, ...], classes: int
         problems.append("multiclass head outputs do not sum to 1: end with a softmax (zoo's "
                         "default loss is sparse_categorical_crossentropy on probabilities)")
     try:
-        model.compile(optimizer="adam", loss=_LOSS[task])
+        model.compile(optimizer="adam", loss=DEFAULT_LOSS[task])
         loss = model.train_on_batch(x, y)
     except Exception as exc:
-        return problems + [f"one training step ({_LOSS[task]}) raised {_describe(exc)}"]
+        return problems + [f"one training step ({DEFAULT_LOSS[task]}) raised {_describe(exc)}"]
     loss = float(np.asarray(loss[0] if isinstance(loss, (list, tuple)) else loss))
     if not math.isfinite(loss):
         problems.append(f"one training step gives a non-finite loss ({loss})")
@@ -562,13 +559,13 @@ def _check_dataset_params(spec: DatasetSpec, params: dict[str, Any], max_example
     if not isinstance(splits, dict):
         return [f"loader returned {type(splits).__name__}, not a dict of splits"]
     problems = []
-    unknown = sorted(set(splits) - {*SPLIT_NAMES, "augment"})
+    unknown = sorted(set(splits) - {*SPLITS, AUGMENT})
     if unknown:
-        problems.append(f"unknown split name(s) {unknown}; use {', '.join(SPLIT_NAMES)} (and 'augment')")
+        problems.append(f"unknown split name(s) {unknown}; use {', '.join(SPLITS)} (and 'augment')")
     if splits.get("train") is None:
         problems.append("no 'train' split")
     arrays = {}
-    for split in SPLIT_NAMES:
+    for split in SPLITS:
         if splits.get(split) is None:
             continue
         try:

@@ -9,9 +9,8 @@ from typing import Any
 import click
 
 from zoo.catalogue import parse_override
-from zoo.cli.common import emit, format_option
+from zoo.cli.common import catalogue, emit, format_option
 from zoo.errors import CatalogueError, DataError, UnknownNameError, ZooError
-from zoo.registry import get_registry
 from zoo.specs import DatasetSpec
 
 
@@ -41,8 +40,9 @@ def _params(spec: DatasetSpec, overrides: tuple[str, ...]) -> dict[str, Any]:
     return params
 
 
-def _dataset(name: str) -> DatasetSpec:
-    return get_registry().dataset(name)
+def _dataset(ctx: click.Context, name: str) -> DatasetSpec:
+    """Dataset NAME from the command's registry (failed plugins reported once, as every command does)."""
+    return catalogue(ctx).registry.dataset(name)
 
 
 @click.group("data")
@@ -57,10 +57,11 @@ def data_group() -> None:
 
 @data_group.command("list")
 @format_option()
-def list_cmd(fmt: str) -> None:
+@click.pass_context
+def list_cmd(ctx: click.Context, fmt: str) -> None:
     """Each dataset, where its files were found (or that they are missing), size and licence."""
     rows = []
-    for name, spec in sorted(get_registry().datasets.items()):
+    for name, spec in sorted(catalogue(ctx).registry.datasets.items()):
         row: dict[str, Any] = {"name": name, "task": spec.task, "licence": spec.licence or "-", "plugin": spec.plugin}
         if spec.locate is None:
             row.update(status="unknown", found_in="(no locate)", size="-", path=None)
@@ -124,7 +125,7 @@ def show_cmd(ctx: click.Context, name: str, overrides: tuple[str, ...], fmt: str
     """Load dataset NAME and show its splits: examples, shapes, dtypes, classes."""
     import warnings
 
-    spec = _dataset(name)
+    spec = _dataset(ctx, name)
     params = _params(spec, overrides)
     from zoo.tfruntime import import_tensorflow
 
@@ -229,7 +230,8 @@ def _takes_progress(fetch: Any) -> bool:
 @click.argument("names", nargs=-1, required=True)
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
               help="Set a dataset param, e.g. --set data_dir=PATH or --set origin=URL (a mirror); repeatable.")
-def fetch_cmd(names: tuple[str, ...], overrides: tuple[str, ...]) -> None:
+@click.pass_context
+def fetch_cmd(ctx: click.Context, names: tuple[str, ...], overrides: tuple[str, ...]) -> None:
     """Put dataset NAME(s) in zoo's cache, from any place data is looked for (verified), or
     downloaded from the official origin or a mirror (--set origin=URL, or ZOO_DATA_ORIGIN=URL for
     every dataset), verified before it is kept. Progress goes to stderr when it is a terminal."""
@@ -237,7 +239,7 @@ def fetch_cmd(names: tuple[str, ...], overrides: tuple[str, ...]) -> None:
 
     progress = _terminal_progress(sys.stderr)
     for name in names:
-        spec = _dataset(name)
+        spec = _dataset(ctx, name)
         if spec.fetch is None:
             raise DataError(f"dataset {name!r} (plugin {spec.plugin}) has nothing to fetch")
         params = _params(spec, overrides)
