@@ -1,9 +1,11 @@
-"""Benchmarking entries: each entry × repeat trains in its own worker process and returns one row.
+"""Benchmarking entries: every entry × sweep point × repeat is one job, measured in its own
+worker process (:mod:`zoo.bench_worker`), which returns one row.
 
-The parent (``zoo bench``) never imports TensorFlow. For every entry and repeat it starts
-``python -m zoo.bench_worker ENTRY --out FILE ...`` (:mod:`zoo.bench_worker`), forwards the
-worker's progress, reads the row the worker wrote, and hands it to the caller (which stores it
-at once). One process per run means:
+The parent (``zoo bench``) never imports TensorFlow. It resolves the entries, lays out the jobs
+(``--sweep KEY=V1,V2`` multiplies them by the grid of overrides, each point a row labelled with
+its overrides), and hands them to an executor (:mod:`zoo.executors`: worker processes here, one
+after another, or Ray tasks on a cluster), which yields each row as it finishes; the caller
+stores it at once. One process per run means:
 
 - an entry that fails (bad data, NaN loss, out of memory, a crash in native code) becomes a row
   with ``status = "failed"`` and its error, and the other entries still run;
@@ -16,23 +18,17 @@ What a worker measures is :func:`zoo.measure.measure`'s job; the row is :class:`
 """
 from __future__ import annotations
 
-import collections
+import itertools
 import logging
-import json
-import os
 import signal
-import subprocess
-import sys
-import tempfile
 import threading
-import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
-from zoo.errors import ZooError
+from zoo.catalogue import parse_override
+from zoo.errors import CatalogueError, ZooError
+from zoo.executors import BenchOptions, Executor, Job, LocalExecutor, run_worker
 from zoo.rows import BenchRow, failed_row
-from zoo.tfruntime import distribution_env
 
 Progress = Callable[[str], None]
 
@@ -40,110 +36,50 @@ Progress = Callable[[str], None]
 log = logging.getLogger(__name__)
 
 
-@dataclass
-class BenchOptions:
-    """How ``zoo bench`` runs its entries."""
-
-    overrides: Sequence[str] = ()
-    registries: Sequence[str] = ()
-    repeats: int = 1
-    strategy: str = "default"
-    cpu_devices: int | None = None
-    timeout: float | None = None
-    save: bool = False
-    verbose: bool = False
-    env: dict[str, str] = field(default_factory=dict)
-
-
-def _signal_description(code: int) -> str:
-    try:
-        name = signal.Signals(-code).name
-    except ValueError:
-        name = f"signal {-code}"
-    hint = " (out of memory? the kernel's OOM killer sends SIGKILL)" if -code == signal.SIGKILL else ""
-    return f"worker killed by {name}{hint}"
+def split_values(text: str) -> list[str]:
+    """``"1,2,[3,4],'a,b'"`` → ``["1", "2", "[3,4]", "'a,b'"]``: commas inside brackets or
+    quotes belong to the value (TOML lists and strings)."""
+    values, depth, quote, current = [], 0, "", []
+    for char in text:
+        if quote:
+            quote = "" if char == quote else quote
+        elif char in "\"'":
+            quote = char
+        elif char in "[{":
+            depth += 1
+        elif char in "]}":
+            depth -= 1
+        elif char == "," and depth == 0:
+            values.append("".join(current).strip())
+            current = []
+            continue
+        current.append(char)
+    values.append("".join(current).strip())
+    return values
 
 
-def run_worker(entry: str, options: BenchOptions, repeat: int = 0, overrides: Sequence[str] = (),
-               progress: Progress = log.info, label: str | None = None) -> BenchRow:
-    """Benchmark one entry in a fresh ``python -m zoo.bench_worker`` process and return its row.
+def parse_sweep(items: Sequence[str]) -> list[tuple[str, list[str]]]:
+    """``--sweep KEY=V1,V2`` options as ``[(key, [value, ...]), ...]``."""
+    axes: list[tuple[str, list[str]]] = []
+    for item in items:
+        key, sep, text = item.partition("=")
+        key = key.strip()
+        values = split_values(text) if sep else []
+        if not key or not values or any(not v for v in values):
+            raise CatalogueError(f"--sweep {item!r}: expected KEY=V1,V2,..., e.g. --sweep learning_rate=0.001,0.01")
+        parse_override(f"{key}={values[0]}")
+        if any(key == other for other, _ in axes):
+            raise CatalogueError(f"--sweep {key}=... is given twice; list every value in one --sweep")
+        axes.append((key, values))
+    return axes
 
-    Never raises for a failure of the entry itself (that is a row); KeyboardInterrupt stops
-    the worker and propagates.
-    """
-    label = label or f"[{entry}]"
-    with tempfile.TemporaryDirectory(prefix="zoo-bench-") as tmp:
-        out = os.path.join(tmp, "row.json")
-        command = [sys.executable, "-m", "zoo.bench_worker", entry, "--out", out, "--repeat", str(repeat),
-                   "--strategy", options.strategy, "--label", label]
-        for path in options.registries:
-            command += ["--registry", str(path)]
-        for item in [*options.overrides, *overrides]:
-            command += ["--set", item]
-        if options.save:
-            command.append("--save")
-        if options.verbose:
-            command.append("--verbose")
-        env = {**os.environ, "PYTHONUNBUFFERED": "1", **options.env,
-               **distribution_env(options.strategy, options.cpu_devices)}
-        start = time.perf_counter()
-        proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env,
-                                text=True, errors="replace", bufsize=1)
-        tail: collections.deque[str] = collections.deque(maxlen=20)
 
-        def forward() -> None:
-            assert proc.stdout is not None
-            for line in proc.stdout:
-                line = line.rstrip("\n")
-                tail.append(line)
-                progress(line if line.startswith(label) else f"{label} | {line}")
-
-        reader = threading.Thread(target=forward, daemon=True)
-        reader.start()
-        timed_out = threading.Event()
-
-        def on_timeout() -> None:
-            timed_out.set()
-            proc.kill()
-
-        timer = threading.Timer(options.timeout, on_timeout) if options.timeout else None
-        if timer:
-            timer.start()
-        try:
-            # wait4, not wait: it gives this child's own rusage (peak RSS even when it was killed).
-            _, status, usage = os.wait4(proc.pid, 0)
-            proc.returncode = os.waitstatus_to_exitcode(status)
-        except BaseException:  # Ctrl-C / SIGTERM while waiting: stop the worker, then propagate
-            proc.kill()
-            proc.wait()
-            raise
-        finally:
-            if timer:
-                timer.cancel()
-        reader.join(timeout=5)
-        wall = time.perf_counter() - start
-        child_peak = usage.ru_maxrss / (1024 * 1024 if sys.platform == "darwin" else 1024)
-        row: BenchRow | None = None
-        if os.path.exists(out):
-            try:
-                with open(out, encoding="utf-8") as handle:
-                    row = json.load(handle)
-            except ValueError:
-                row = None
-        if row is None:
-            if timed_out.is_set():
-                error = f"timed out after {options.timeout:g}s"
-            elif proc.returncode < 0:
-                error = _signal_description(proc.returncode)
-            else:
-                last = next((l for l in reversed(tail) if l.strip()), "")
-                error = f"worker exited with status {proc.returncode}" + (f": {last.strip()}" if last else "")
-            row = failed_row(entry, error, repeat)
-        row["wall_seconds"] = wall
-        row.setdefault("peak_rss_mb", child_peak)
-        if not row.get("peak_rss_mb"):
-            row["peak_rss_mb"] = child_peak
-        return row
+def sweep_points(items: Sequence[str]) -> list[tuple[str, ...]]:
+    """The grid of ``--sweep`` options as override lists, the last key varying fastest;
+    ``[()]`` (one point, no overrides) without a sweep."""
+    axes = parse_sweep(items)
+    return [tuple(f"{key}={value}" for (key, _), value in zip(axes, point, strict=True))
+            for point in itertools.product(*(values for _, values in axes))]
 
 
 def seeds_for(base_seed: int, repeats: int) -> list[int]:
@@ -151,48 +87,65 @@ def seeds_for(base_seed: int, repeats: int) -> list[int]:
     return [base_seed + i for i in range(repeats)]
 
 
+def plan_jobs(names: Sequence[str], catalogue: Any, options: BenchOptions, sweep: Sequence[str] = ()
+              ) -> tuple[list[Job], list[tuple[Job, str]]]:
+    """Every entry × sweep point × repeat as a :class:`Job` (resolved: its config, resources and
+    seed), and the jobs whose entry does not resolve, with the reason (failed at once, no worker)."""
+    points = sweep_points(sweep)
+    jobs: list[Job] = []
+    broken: list[tuple[Job, str]] = []
+    for name in names:
+        for point in points:
+            label = " ".join(point) or None
+            try:
+                entry = catalogue.resolve(name, [*options.overrides, *point])
+            except ZooError as exc:
+                for repeat in range(options.repeats):
+                    title = f"{name}{f' [{label}]' if label else ''}"
+                    broken.append((Job(len(jobs) + len(broken), name, repeat, label=label, title=title), str(exc)))
+                continue
+            for repeat, seed in enumerate(seeds_for(entry.recipe.seed, options.repeats)):
+                extra = (*point, *([f"seed={seed}"] if options.repeats > 1 else []))
+                config = catalogue.resolve(name, [*options.overrides, *extra]).to_dict() if extra else entry.to_dict()
+                which = f"#{repeat + 1}" if options.repeats > 1 else ""
+                title = (f"{name}{f' #{repeat + 1} (seed {seed})' if options.repeats > 1 else ''}"
+                         f"{f' [{label}]' if label else ''}")
+                jobs.append(Job(len(jobs) + len(broken), name, repeat, seed, extra, label, config,
+                                entry.resources.cpus, entry.resources.gpus,
+                                tag=f"  [{name}{which}{' ' + label if label else ''}]", title=title))
+    return jobs, broken
+
+
 def bench(names: Sequence[str], catalogue: Any, options: BenchOptions,
           on_row: Callable[[BenchRow, dict[str, Any]], None] | None = None,
-          progress: Progress = log.info) -> list[BenchRow]:
-    """Benchmark every entry ``options.repeats`` times, one worker process each, and return the
-    rows in order. ``on_row(row, entry_config)`` is called as soon as each row is finished (the
-    CLI stores it there, so an interrupted bench keeps what had finished)."""
-    rows = []
-    total = len(names) * options.repeats
-    done = 0
-    for name in names:
-        try:
-            entry = catalogue.resolve(name, options.overrides)
-        except ZooError as exc:
-            # An entry that does not resolve fails here, cheaply, once per repeat slot.
-            for repeat in range(options.repeats):
-                done += 1
-                row = failed_row(name, str(exc), repeat)
-                progress(f"[{done}/{total}] {name}: failed: {exc}")
-                rows.append(row)
-                if on_row:
-                    on_row(row, {"name": name})
-            continue
-        seeds = seeds_for(entry.recipe.seed, options.repeats)
-        for repeat, seed in enumerate(seeds):
-            done += 1
-            extra = [f"seed={seed}"] if options.repeats > 1 else []
-            config = catalogue.resolve(name, [*options.overrides, *extra]).to_dict() if extra else entry.to_dict()
-            which = f" repeat {repeat + 1}/{options.repeats} (seed {seed})" if options.repeats > 1 else ""
-            progress(f"[{done}/{total}] {name}{which}: training {entry.recipe.epochs} epoch(s), "
-                     f"batch {entry.recipe.batch_size}, strategy {options.strategy}")
-            label = f"  [{name}{'#' + str(repeat + 1) if options.repeats > 1 else ''}]"
-            row = run_worker(name, options, repeat, extra, progress, label=label)
-            row.setdefault("seed", seed)
-            if row.get("status") == "ok":
-                summary = describe(row)
-                progress(f"[{done}/{total}] {name}{which}: done in {row.get('wall_seconds', 0):.1f}s{summary}")
-            else:
-                progress(f"[{done}/{total}] {name}{which}: FAILED: {row.get('error')}")
-            rows.append(row)
-            if on_row:
-                on_row(row, config)
-    return rows
+          progress: Progress = log.info, sweep: Sequence[str] = (),
+          executor: Executor | None = None) -> list[BenchRow]:
+    """Benchmark every entry (× ``--sweep`` point) ``options.repeats`` times, one worker process
+    each, on ``executor`` (default: here, one after another), and return the rows in plan
+    order. ``on_row(row, entry_config)`` is called as soon as each row is finished (the CLI
+    stores it there, so an interrupted bench keeps what had finished)."""
+    jobs, broken = plan_jobs(names, catalogue, options, sweep)
+    executor = executor or LocalExecutor()
+    total = len(jobs) + len(broken)
+    finished: list[tuple[int, BenchRow]] = []
+
+    def record(job: Job, row: BenchRow, config: dict[str, Any]) -> None:
+        title = job.title or job.entry
+        where = f" on {row['node']}" if row.get("node") and executor.name != "local" else ""
+        if row.get("status") == "ok":
+            progress(f"[{len(finished) + 1}/{total}] {title}: done{where} in {row.get('wall_seconds', 0):.1f}s"
+                     f"{describe(row)}")
+        else:
+            progress(f"[{len(finished) + 1}/{total}] {title}: FAILED{where}: {row.get('error')}")
+        finished.append((job.index, row))
+        if on_row:
+            on_row(row, config)
+
+    for job, error in broken:  # an entry that does not resolve fails here, cheaply, once per repeat slot
+        record(job, job.failed(error), {"name": job.entry})
+    for job, row in executor.run(jobs, options, progress):
+        record(job, row, job.config)
+    return [row for _, row in sorted(finished, key=lambda pair: pair[0])]
 
 
 def describe(row: BenchRow) -> str:
@@ -223,4 +176,5 @@ def _sigterm_as_interrupt() -> Any:
     return signal.signal(signal.SIGTERM, handler)
 
 
-__all__ = ["BenchOptions", "bench", "run_worker", "seeds_for", "describe", "failed_row"]
+__all__ = ["BenchOptions", "bench", "plan_jobs", "run_worker", "seeds_for", "describe", "failed_row", "parse_sweep",
+           "sweep_points", "split_values"]

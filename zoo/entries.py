@@ -12,12 +12,12 @@ from zoo.metrics import (BINARY_LOSSES, DEFAULT_LOSS, DEFAULT_METRICS, LABEL_SMO
                          MULTICLASS_LOSSES, improvement_mode)
 from zoo.phases import TrainHead
 from zoo.registry import Registry
-from zoo.specs import RECIPE_KEYS, Entry, PartRef, Recipe, Target
+from zoo.specs import RECIPE_KEYS, Entry, PartRef, Recipe, Resources, Target
 
 PART_FIELDS = ("architecture", "dataset")
 ENTRY_FIELDS: tuple[str, ...] = (
     "architecture", "dataset", "callbacks", "target", "description", "tags", "extends", "metadata",
-    *RECIPE_KEYS,
+    "resources", *RECIPE_KEYS,
 )
 #: Keys a callback factory may take that zoo fills in for the run.
 CALLBACK_CONTEXT_KEYS = ("run_dir", "target", "entry")
@@ -124,6 +124,25 @@ def _target(raw: RawEntry) -> Target | None:
     return Target(metric, float(value["value"]), mode)
 
 
+def _resources(raw: RawEntry) -> Resources:
+    """``resources = { cpus = 2, gpus = 1 }``: what one run asks a Ray cluster for."""
+    value = raw.fields.get("resources")
+    if value is None:
+        return Resources()
+    if not isinstance(value, dict):
+        raise CatalogueError(f"{_where(raw, 'resources')}: resources must be a table {{ cpus = 1, gpus = 0 }}")
+    known = tuple(Resources.__dataclass_fields__)
+    for key, amount in value.items():
+        if key not in known:
+            raise UnknownNameError("resource", key, known, where=_where(raw, f"resources.{key}"))
+        # Ray takes fractions of one unit (0.5 GPU) or whole units, never 1.5.
+        if (isinstance(amount, bool) or not isinstance(amount, (int, float)) or amount < 0
+                or (amount > 1 and amount != int(amount))):
+            raise CatalogueError(f"{_where(raw, f'resources.{key}')}: resources.{key} must be a whole number "
+                                 f"or a fraction of one (e.g. 0.5), got {amount!r}")
+    return Resources(**{k: float(v) for k, v in value.items()})
+
+
 def resolve_raw(raw: RawEntry, registry: Registry) -> Entry:
     """Check a merged entry against the registry: parts exist, params are known, parts fit."""
     unknown = [k for k in raw.fields if k not in ENTRY_FIELDS]
@@ -217,6 +236,7 @@ def resolve_raw(raw: RawEntry, registry: Registry) -> Entry:
         metadata=dict(raw.fields.get("metadata", {}) or {}),
         sources=sources,
         plan=plan,
+        resources=_resources(raw),
     )
 
 

@@ -48,7 +48,8 @@ def plot_bench(rows: list[dict[str, Any]], path: Path) -> Path:
         if value is None or row.get("train_seconds") is None:
             continue
         ax.scatter(row["train_seconds"], value)
-        ax.annotate(row["entry"], (row["train_seconds"], value), fontsize=8)
+        name = f"{row['entry']} [{row['label']}]" if row.get("label") else row["entry"]  # a sweep point
+        ax.annotate(name, (row["train_seconds"], value), fontsize=8)
     ax.set_xlabel("training wall time (s)")
     ax.set_ylabel("accuracy (validation, else test)")
     fig.tight_layout()

@@ -63,13 +63,18 @@ def _spread(values: list[float]) -> dict[str, float] | None:
     return {"min": min(values), "max": max(values), "stdev": statistics.stdev(values)}
 
 
+def row_key(row: dict[str, Any]) -> str:
+    """What identifies a row's configuration in a run: the entry, and its sweep label if any."""
+    return f"{row['entry']} [{row['label']}]" if row.get("label") else row["entry"]
+
+
 def aggregate(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One row per entry (in first-seen order): the median of every numeric field and metric
-    over its successful repeats, with ``repeats``, ``seeds`` and ``spread`` (min/max/stdev per
-    field). With one repeat the row is returned as it is (plus ``repeats = 1``)."""
+    """One row per entry and sweep point (in first-seen order): the median of every numeric
+    field and metric over its successful repeats, with ``repeats``, ``seeds`` and ``spread``
+    (min/max/stdev per field). With one repeat the row is returned as it is (plus ``repeats = 1``)."""
     groups: dict[str, list[dict[str, Any]]] = {}
     for row in rows:
-        groups.setdefault(row["entry"], []).append(row)
+        groups.setdefault(row_key(row), []).append(row)
     out = []
     for entry, group in groups.items():
         if len(group) == 1:
@@ -115,7 +120,7 @@ def aggregate(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
 
 # -- tables ---------------------------------------------------------------------------------------
 TABLE_COLUMNS = [
-    ("entry", "entry"), ("status", "status"), ("params", "params"), ("epochs", "epochs"),
+    ("entry", "entry"), ("label", "sweep point"), ("node", "node"), ("status", "status"), ("params", "params"), ("epochs", "epochs"),
     ("train_seconds", "train s"), ("first_epoch_seconds", "1st epoch s"), ("seconds_per_epoch", "s/epoch"),
     ("samples_per_second", "samples/s"), ("time_to_target_seconds", "to target s"), ("metric", "metric"),
     ("train", "train"), ("validation", "val"), ("test", "test"), ("loss", "val/test loss"),
@@ -157,6 +162,8 @@ def display_row(row: dict[str, Any]) -> dict[str, str]:
     loss_split = "validation" if "validation" in metrics else "test"
     shown = {
         "entry": row["entry"] + (f" (×{row['repeats']})" if (row.get("repeats") or 1) > 1 else ""),
+        "label": row.get("label") or MISSING,
+        "node": row.get("node") or MISSING,
         "status": status,
         "params": number_text(row.get("params")),
         "epochs": number_text(row.get("epochs")),
@@ -204,7 +211,10 @@ def render(rows: Sequence[dict[str, Any]], fmt: str = "simple") -> str:
         return render_records(list(rows) if fmt == "json" else [flatten(r) for r in rows], fmt)
     shown = [display_row(r) for r in rows]
     keys = [k for k, _ in TABLE_COLUMNS]
-    # Drop columns no row has a value for (e.g. "to target s" when no entry has a target).
+    # Drop columns no row has a value for (e.g. "to target s" when no entry has a target), and
+    # the node column when one node ran every row (the run's host, as `zoo runs` shows).
+    if len({r.get("node") for r in rows}) < 2:
+        keys.remove("node")
     keep = [k for k in keys if k in ("entry", "status") or any(s.get(k) not in (None, MISSING) for s in shown)]
     return render_records(shown, fmt, columns=keep, headers=[label for key, label in TABLE_COLUMNS if key in keep])
 
@@ -230,8 +240,8 @@ def compare(baseline: Sequence[dict[str, Any]], candidate: Sequence[dict[str, An
     """Compare two runs entry by entry (repeats summarised first). Each result has the ratios
     candidate/baseline, the judged metric's change, ``regression`` (bool) and ``reasons``."""
     band = band or NoiseBand()
-    old_rows = {r["entry"]: r for r in aggregate(baseline)}
-    new_rows = {r["entry"]: r for r in aggregate(candidate)}
+    old_rows = {row_key(r): r for r in aggregate(baseline)}
+    new_rows = {row_key(r): r for r in aggregate(candidate)}
     results = []
     for entry in [*old_rows, *(e for e in new_rows if e not in old_rows)]:
         old, new = old_rows.get(entry), new_rows.get(entry)
@@ -322,7 +332,9 @@ def runs_table(runs: Sequence[Any], fmt: str = "simple") -> str:
             "status": run.status,
             "rows": run.rows,
             "failed": run.failed,
-            "entries": ", ".join(run.options.get("entries", []))[:50],
+            "entries": (", ".join(run.options.get("entries", []))[:50]
+                        + (f" × sweep {', '.join(s.partition('=')[0] for s in run.options['sweep'])}"
+                           if run.options.get("sweep") else "")),
             "strategy": run.options.get("strategy", env.get("strategy", "default")),
             "device": env.get("device") or env.get("cpu"),
             "commit": (run.git_commit or "")[:10] + ("+" if env.get("git_dirty") else ""),
@@ -335,5 +347,5 @@ def runs_table(runs: Sequence[Any], fmt: str = "simple") -> str:
 
 __all__ = [
     "aggregate", "render", "display_row", "flatten", "compare", "render_comparison", "NoiseBand",
-    "primary_metric", "judged_value", "runs_table", "table_formats", "environment_differences",
+    "primary_metric", "judged_value", "runs_table", "table_formats", "environment_differences", "row_key",
 ]

@@ -14,7 +14,8 @@
 | ``ZOO_CPU_DEVICES=N`` | split the host CPU into N logical devices (``--cpu-devices``; set before TensorFlow starts) |
 | ``ZOO_MULTIWORKER=1`` | create the multi-worker strategy at TensorFlow start-up (``--strategy multiworker`` sets it) |
 
-Every ``ZOO_*`` variable is read here and nowhere else.
+Every ``ZOO_*`` variable is read here and nowhere else. A Ray task (``zoo bench --executor ray``,
+``zoo tune``) gets this machine's :data:`FORWARDED` variables; ``ZOO_HOME`` stays each node's own.
 """
 from __future__ import annotations
 
@@ -94,3 +95,18 @@ def cpu_devices() -> int | None:
 def multiworker() -> bool:
     """``ZOO_MULTIWORKER=1``: make the multi-worker strategy when TensorFlow starts."""
     return flag("ZOO_MULTIWORKER")
+
+
+#: What a job on another machine (a Ray task) takes from this one's environment. ZOO_HOME is not
+#: among them: every node keeps its own home; user catalogues travel as their contents.
+FORWARDED: tuple[str, ...] = ("ZOO_DATA_DIR", "ZOO_OFFLINE", "ZOO_DATA_ORIGIN", "ZOO_DISABLE_PLUGINS",
+                              "ZOO_STRICT_PLUGINS")
+
+
+def forwarded() -> dict[str, str]:
+    """The :data:`FORWARDED` variables set here, ``ZOO_DATA_DIR`` as an absolute path (a node's
+    working folder is not this one's)."""
+    env = {name: os.environ[name] for name in FORWARDED if os.environ.get(name)}
+    if "ZOO_DATA_DIR" in env:
+        env["ZOO_DATA_DIR"] = str(Path(env["ZOO_DATA_DIR"]).expanduser().absolute())
+    return env

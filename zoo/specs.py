@@ -179,6 +179,15 @@ RECIPE_KEYS: tuple[str, ...] = tuple(Recipe.__dataclass_fields__)
 
 
 @dataclass
+class Resources:
+    """What one run of an entry asks a Ray cluster for (``zoo bench --executor ray``, ``zoo tune``):
+    Ray schedules it on a node with that many free CPUs and GPUs. The local executor ignores it."""
+
+    cpus: float = 1.0
+    gpus: float = 0.0
+
+
+@dataclass
 class Entry:
     """One resolved catalogue entry: parts, recipe and where every field came from."""
 
@@ -196,6 +205,7 @@ class Entry:
     metadata: dict[str, Any] = field(default_factory=dict)
     sources: dict[str, str] = field(default_factory=dict)
     plan: tuple[Phase, ...] = DEFAULT_PLAN
+    resources: Resources = field(default_factory=Resources)
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)

@@ -1,7 +1,8 @@
 """``zoo bench``, ``zoo runs``, ``zoo compare``: benchmarks, their history, regressions.
 
 None of these import TensorFlow in this process: ``zoo bench`` trains every entry in a worker
-subprocess (``python -m zoo.bench``), so this module stays light.
+subprocess (``python -m zoo.bench_worker``), here or as a Ray task on a cluster
+(``--executor ray``), so this module stays light.
 """
 from __future__ import annotations
 
@@ -46,9 +47,18 @@ def _format_option(func: Any) -> Any:
 @click.option("--tag", default=None, help="Only entries with this tag.")
 @click.option("--exclude", multiple=True, metavar="PATTERN", help="Skip entries matching PATTERN; repeatable.")
 @set_option
+@click.option("--sweep", "sweeps", multiple=True, metavar="KEY=V1,V2",
+              help="Run the grid of these overrides (as --set), one row per point, labelled with its "
+                   "overrides; repeatable: --sweep learning_rate=0.001,0.01 --sweep batch_size=32,64 is 4 points.")
 @click.option("--repeats", type=click.IntRange(1), default=1, show_default=True,
               help="Runs per entry (seeds seed, seed+1, …); the table shows medians ± stdev.")
 @distribution_options
+@click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True,
+              help="local: worker processes here, one after another. ray: one Ray task per row, "
+                   "with the entry's resources (pip install 'zoo-models[ray]').")
+@click.option("--address", default=None, metavar="HOST:PORT",
+              help="The Ray cluster to run on (`ray start --head` prints it); without it, "
+                   "--executor ray starts a Ray on this machine.")
 @click.option("--timeout", type=click.FloatRange(min=1), default=None, metavar="SECONDS",
               help="Stop an entry's run after SECONDS (the row says 'timed out').")
 @_format_option
@@ -59,9 +69,9 @@ def _format_option(func: Any) -> Any:
 @click.option("--note", default="", help="A note stored with the run (shown by `zoo runs`).")
 @click.pass_context
 def bench_cmd(ctx: click.Context, patterns: tuple[str, ...], all_entries: bool, tag: str | None,
-              exclude: tuple[str, ...], overrides: tuple[str, ...], repeats: int, strategy: str,
-              cpu_devices: int | None, timeout: float | None, fmt: str, plot_path: str | None, save: bool,
-              no_store: bool, note: str) -> None:
+              exclude: tuple[str, ...], overrides: tuple[str, ...], sweeps: tuple[str, ...], repeats: int,
+              strategy: str, cpu_devices: int | None, executor: str, address: str | None, timeout: float | None,
+              fmt: str, plot_path: str | None, save: bool, no_store: bool, note: str) -> None:
     """Train and evaluate entries with their catalogue recipes and compare them side by side.
 
     PATTERNS are entry names or shell patterns (fashion-*). Each entry runs in its own process:
@@ -71,6 +81,7 @@ def bench_cmd(ctx: click.Context, patterns: tuple[str, ...], all_entries: bool, 
     """
     from zoo import bench, report
     from zoo.environment import base_environment
+    from zoo.executors import executor_for
 
     cat = catalogue(ctx)
     if all_entries:
@@ -84,6 +95,8 @@ def bench_cmd(ctx: click.Context, patterns: tuple[str, ...], all_entries: bool, 
     if not names:
         raise ZooError(f"no entry matches {' '.join(patterns) or '*'}" + (f" with tag {tag!r}" if tag else ""))
     root = ctx.find_root().obj or {}
+    runner = executor_for(executor, address)
+    points = len(bench.sweep_points(sweeps))
     options = bench.BenchOptions(overrides=overrides, registries=tuple(root.get("registries", ())), repeats=repeats,
                                  strategy=strategy, cpu_devices=cpu_devices, timeout=timeout, save=save,
                                  verbose=verbose(ctx))
@@ -94,10 +107,12 @@ def bench_cmd(ctx: click.Context, patterns: tuple[str, ...], all_entries: bool, 
         store = open_store()
         run_options = {"entries": names, "patterns": list(patterns), "overrides": list(overrides),
                        "registries": [str(p) for p in options.registries], "repeats": repeats,
-                       "strategy": strategy, "cpu_devices": cpu_devices, "tag": tag}
+                       "strategy": strategy, "cpu_devices": cpu_devices, "tag": tag, "sweep": list(sweeps),
+                       "executor": executor, "address": address}
         run_id = store.start_run(command=shlex.join(["zoo", *sys.argv[1:]]), options=run_options,
                                  environment=base_environment(), note=note)
-        click.echo(f"zoo: bench run #{run_id}: {len(names)} entr{'y' if len(names) == 1 else 'ies'} "
+        grid = f" × {points} sweep points" if sweeps else ""
+        click.echo(f"zoo: bench run #{run_id}: {len(names)} entr{'y' if len(names) == 1 else 'ies'}{grid} "
                    f"× {repeats} → {store.path}", err=True)
     env_stored = False
 
@@ -113,7 +128,7 @@ def bench_cmd(ctx: click.Context, patterns: tuple[str, ...], all_entries: bool, 
     previous = bench._sigterm_as_interrupt()
     status = "failed"
     try:
-        rows = bench.bench(names, cat, options, on_row=on_row)
+        rows = bench.bench(names, cat, options, on_row=on_row, sweep=sweeps, executor=runner)
         status = "finished"
     except KeyboardInterrupt:
         status = "interrupted"
@@ -133,7 +148,8 @@ def bench_cmd(ctx: click.Context, patterns: tuple[str, ...], all_entries: bool, 
     click.echo(report.render(summary, fmt))
     failed = [r for r in summary if r.get("status") != "ok"]
     for row in failed:
-        click.echo(f"zoo: {row['entry']}: {row.get('status')}: {row.get('error')}", err=True)
+        label = f" [{row['label']}]" if row.get("label") else ""
+        click.echo(f"zoo: {row['entry']}{label}: {row.get('status')}: {row.get('error')}", err=True)
     if plot_path:
         try:
             from zoo.plots import plot_bench
