@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -49,8 +50,9 @@ def stop_at_accuracy(metric: str = "accuracy", value: float = 0.99, mode: str = 
             self.model.stop_training = True
             if verbose:
                 sign = ">=" if mode == "max" else "<="
+                # stderr: stdout carries zoo train --json and zoo bench --format json|csv.
                 print(f"\nzoo: {metric} = {current:.4f} {sign} {threshold} at epoch {epoch + 1} "
-                      f"({self.seconds:.1f}s): stopping training")
+                      f"({self.seconds:.1f}s): stopping training", file=sys.stderr)
 
     return StopAtAccuracy()
 

@@ -32,14 +32,15 @@ def test_callbacks_are_registered_by_the_callbacks_plugin():
 def test_stop_at_accuracy_stops_and_says_which_metric_and_when(capsys):
     _, result = _train("fashion-dense", ["epochs=5", 'callbacks=[{name = "stop-at-accuracy", value = 0.0}]'])
     assert result.epochs == 1
-    out = capsys.readouterr().out
-    assert "accuracy" in out and ">= 0.0 at epoch 1" in out and "stopping training" in out
+    out, err = capsys.readouterr()
+    assert "accuracy" in err and ">= 0.0 at epoch 1" in err and "stopping training" in err
+    assert "stopping training" not in out  # stdout is for --json
 
 
 def test_stop_at_accuracy_on_a_loss_waits_for_it_to_fall_below(capsys):
     _, result = _train("fashion-dense", ["epochs=3", 'callbacks=[{name = "stop-at-accuracy", metric = "loss", value = 0.0}]'])
     assert result.epochs == 3  # a loss of 0 is never reached: all epochs run
-    assert "stopping training" not in capsys.readouterr().out
+    assert "stopping training" not in capsys.readouterr().err
 
 
 def test_unknown_callback_param_is_reported_before_training():

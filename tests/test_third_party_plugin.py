@@ -212,8 +212,15 @@ def test_plugins_shows_failures_with_their_errors(broken_site: Path):
     assert records["bad-hook"]["error"] == "register_datasets raised RuntimeError: index file missing"
     assert records["bad-hook"]["registered"] == {}  # a plugin that raises is dropped whole
     assert records["bad-import"]["version"] == "1.2.3"
-    table = zoo_cli(broken_site, "plugins").stdout
+    assert records["clash-a"]["clashes"] == ["architecture 'shared-net' clashes with clash-b (unused)"]
+    shown = zoo_cli(broken_site, "plugins")
+    table = shown.stdout
     assert "failed    import failed: ModuleNotFoundError" in table
+    # A name clash shows on both plugins' lines of the table, and on stderr.
+    for mine, other in (("clash-a", "clash-b"), ("clash-b", "clash-a")):
+        line = next(l for l in table.splitlines() if l.startswith(mine + " "))
+        assert " clash " in line and f"architecture 'shared-net' clashes with {other} (unused)" in line, table
+    assert "architecture 'shared-net' is registered by plugins clash-a and clash-b" in shown.stderr
     requirements = zoo_cli(broken_site, "plugins", "--requirements").stdout.splitlines()
     assert [line.split(" @ ")[0] for line in requirements] == [
         "zoo-bad-hook", "zoo-bad-import", "zoo-clash-a", "zoo-clash-b", "zoo-example-plugin", "zoo-typo"]

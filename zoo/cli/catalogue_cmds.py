@@ -78,12 +78,17 @@ def _print_entry(data: dict[str, Any]) -> None:
         line(part, f"{ref['name']} (plugin {ref['plugin']}) {json.dumps(params, default=str)}")
     line("callbacks", ", ".join(c["name"] + (json.dumps(c["params"]) if c["params"] else "") for c in data["callbacks"]) or "-")
     line("task", f"{data['task']}, input {tuple(data['input_shape'])}, {data['num_classes']} output(s)", "dataset")
+    if data.get("class_names"):
+        line("classes", ", ".join(f"{i}={name}" for i, name in enumerate(data["class_names"])), "dataset")
     line("plan", " → ".join(_phase_text(p) for p in data.get("plan", [])) or "-", "architecture")
     for key, value in data["recipe"].items():
         line(key, value)
     if data.get("target"):
         t = data["target"]
         line("target", f"{t['metric']} {'>=' if t['mode'] == 'max' else '<='} {t['value']}")
+    dataset = data["dataset"]
+    if dataset.get("source") or dataset.get("licence"):
+        line("data source", f"{dataset.get('source') or '-'} (licence: {dataset.get('licence') or '-'})", "dataset")
     line("tags", ", ".join(data.get("tags", [])) or "-")
     if data.get("metadata"):
         line("metadata", json.dumps(data["metadata"], default=str))
@@ -111,17 +116,29 @@ def plugins_cmd(ctx: click.Context, fmt: str, requirements: bool) -> None:
         return
     for problem in cat.problems:
         click.echo(f"zoo: warning: {problem}", err=True)
+    # A name two plugins registered is used by neither: say so on both plugins' lines.
+    clashes: dict[str, list[str]] = {}
+    for (kind, name), owners in sorted(cat.registry.conflicts.items()):
+        click.echo(f"zoo: warning: {kind} {name!r} is registered by plugins {' and '.join(owners)}; neither is used",
+                   err=True)
+        for owner in owners:
+            others = " and ".join(o for o in owners if o != owner)
+            clashes.setdefault(owner, []).append(f"{kind} {name!r} clashes with {others} (unused)")
+    for record in records:
+        record["clashes"] = clashes.get(record["name"], [])
     if fmt == "json":
         click.echo(json.dumps(records, indent=2))
         return
     rows = []
     for r in records:
         registered = "; ".join(f"{kind}: {', '.join(names)}" for kind, names in r["registered"].items())
+        status = "clash" if r["status"] == "ok" and r["clashes"] else r["status"]
         rows.append({
             "plugin": r["name"],
             "distribution": f"{r['distribution'] or '-'} {r['version'] or ''}".strip(),
-            "status": r["status"],
-            "registered / error": r["error"] if r["status"] == "failed" else registered or "-",
+            "status": status,
+            "registered / error": r["error"] if r["status"] == "failed"
+            else "; ".join([*r["clashes"], registered]) if r["clashes"] else registered or "-",
         })
     emit(rows, ["plugin", "distribution", "status", "registered / error"], fmt)
 
