@@ -39,6 +39,11 @@ def json_safe(value: Any) -> Any:
     return value
 
 
+def to_json(value: Any) -> str:
+    """``value`` as indented JSON with the one missing-value policy (NaN and inf as null)."""
+    return json.dumps(json_safe(value), indent=2, default=str)
+
+
 def table_cell(value: Any) -> str:
     """A value as a table cell: lists joined, dicts as JSON, missing as ``-``."""
     if missing(value):
@@ -68,7 +73,7 @@ def render_records(records: Sequence[dict[str, Any]], fmt: str, columns: Sequenc
     """Records as ``json`` (whole records), ``csv`` or a tabulate table (``table`` = ``simple``)
     of ``columns`` (default: every key, in first-seen order), titled ``headers`` in a table."""
     if fmt == "json":
-        return json.dumps(json_safe(list(records)), indent=2, default=str)
+        return to_json(list(records))
     if columns is None:
         columns = []
         for record in records:
@@ -130,4 +135,4 @@ def _zoo_warning() -> type[Warning]:
     return ZooWarning
 
 
-__all__ = ["MISSING", "missing", "json_safe", "table_cell", "csv_cell", "render_records", "configure_output"]
+__all__ = ["MISSING", "missing", "json_safe", "to_json", "table_cell", "csv_cell", "render_records", "configure_output"]

@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from zoo.cli.common import catalogue, emit, format_option, set_option, verbose
+from zoo.output import to_json
 
 
 @click.command("list")
@@ -53,7 +54,7 @@ def show_cmd(ctx: click.Context, name: str, overrides: tuple[str, ...], summary:
             "summary": "\n".join(lines),
         }
     if fmt == "json":
-        click.echo(json.dumps(data, indent=2, default=str))
+        click.echo(to_json(data))
         return
     _print_entry(data)
 
@@ -127,7 +128,7 @@ def plugins_cmd(ctx: click.Context, fmt: str, requirements: bool) -> None:
     for record in records:
         record["clashes"] = clashes.get(record["name"], [])
     if fmt == "json":
-        click.echo(json.dumps(records, indent=2))
+        click.echo(to_json(records))
         return
     rows = []
     for r in records:

@@ -2,7 +2,6 @@
 filling the cache. ``list`` never imports TensorFlow (it asks each dataset's ``locate``)."""
 from __future__ import annotations
 
-import json
 from collections import Counter
 from typing import Any
 
@@ -11,6 +10,7 @@ import click
 from zoo.catalogue import parse_override
 from zoo.cli.common import catalogue, emit, format_option
 from zoo.errors import CatalogueError, DataError, UnknownNameError, ZooError
+from zoo.output import to_json
 from zoo.specs import DatasetSpec
 
 
@@ -164,7 +164,7 @@ def show_cmd(ctx: click.Context, name: str, overrides: tuple[str, ...], fmt: str
         "location": spec.locate(**params) if spec.locate else None,
     }
     if fmt == "json":
-        click.echo(json.dumps(data, indent=2, default=str))
+        click.echo(to_json(data))
         return
     click.echo(f"{name}: {spec.description}")
     click.echo(f"  task {spec.task}, input {tuple(data['input_shape'])}, {data['num_classes']} output(s)"

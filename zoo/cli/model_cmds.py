@@ -6,6 +6,7 @@ import json
 import click
 
 from zoo.cli.common import catalogue, distribution_options, set_option, verbose
+from zoo.output import to_json
 
 
 @click.command("train")
@@ -31,7 +32,7 @@ def train_cmd(ctx: click.Context, name: str, overrides: tuple[str, ...], quiet: 
     result = runner.train(entry, cat.registry, verbose=0 if quiet else "auto", quiet_tf=not verbose(ctx),
                           strategy=strategy).result
     if as_json:
-        click.echo(json.dumps(result.to_dict(), indent=2, default=str))
+        click.echo(to_json(result.to_dict()))
         return
     click.echo(f"trained {entry.name}: {result.epochs} epoch(s) in {result.train_seconds:.1f}s, "
                f"{result.params_total:,} params")
@@ -55,7 +56,7 @@ def evaluate_cmd(ctx: click.Context, name: str, overrides: tuple[str, ...], as_j
     entry = cat.resolve(name, overrides)
     metrics = runner.evaluate(entry, cat.registry, quiet_tf=not verbose(ctx))
     if as_json:
-        click.echo(json.dumps(metrics, indent=2))
+        click.echo(to_json(metrics))
         return
     for split, values in metrics.items():
         click.echo(f"{split:<10} " + "  ".join(f"{k}={v:.4f}" for k, v in values.items()))
