@@ -471,6 +471,24 @@ def _image_shape(image_size: Any = (150, 150), color_mode: str = "rgb", **_: Any
     return (*_size(image_size), _channels(color_mode))
 
 
+def _folder_class_names(data_dir: str | None = None, **_: Any) -> list[str]:
+    """An image folder's class names: its train folder's class folders, sorted (label order)."""
+    if not data_dir:
+        raise DataError("image_folder needs data_dir (--set dataset.data_dir=PATH)")
+    root = Path(data_dir).expanduser()
+    if not root.is_dir():
+        raise DataError(f"image folder {root} does not exist")
+    return class_folders(_resolve_dirs(root, None)["train"])
+
+
+def image_preprocessing(image_size: Any = (150, 150), color_mode: str = "rgb", **_: Any) -> dict[str, Any]:
+    """What the loader does to one image file, as data saved with a trained model (for
+    ``zoo predict`` without the dataset): decode as ``color_mode``, resize bilinearly, ``x / 255``."""
+    _channels(color_mode)  # a bad color_mode is named here
+    return {"kind": "image", "image_size": list(_size(image_size)), "color_mode": color_mode,
+            "scale": 1.0 / 255.0, "mean": None, "std": None}
+
+
 # -- named datasets -----------------------------------------------------------------------------------
 def _named_root(name: str, layout: ImageLayout, data_dir: str | None, download: bool, *, origin: str | None = None,
                 timeout: float | None = None, progress: Progress | None = None) -> tuple[Path, str]:
@@ -582,6 +600,7 @@ def register_datasets(register):
         params=folder_params, tags=("images",), source="your data_dir", licence="yours",
         locate=_locate_own,
         decode=decode_for(folder_params),
+        class_names=_folder_class_names, preprocessing=image_preprocessing,
     )
     binary_params = {**folder_params, "label_mode": "binary"}
     register(
@@ -592,14 +611,15 @@ def register_datasets(register):
         params=binary_params, tags=("images",), source="your data_dir", licence="yours",
         locate=_locate_own,
         decode=decode_for(binary_params),
+        class_names=_folder_class_names, preprocessing=image_preprocessing,
     )
-    for name, layout, size, description, tags, source, licence in (
-        ("horse_or_human", HORSE_OR_HUMAN, [300, 300],
+    for name, layout, size, names, description, tags, source, licence in (
+        ("horse_or_human", HORSE_OR_HUMAN, [300, 300], ["horses", "humans"],
          ("Horses or Humans: 1,027 train / 256 validation computer-generated images, 2 classes "
           "(course 1, week 4); 300x300 RGB (a greyscale copy loads as RGB)."),
          ("course1", "week4", "images", "binary"),
          "Laurence Moroney, https://laurencemoroney.com/datasets.html", "CC BY 2.0"),
-        ("cats_vs_dogs", CATS_VS_DOGS, [150, 150],
+        ("cats_vs_dogs", CATS_VS_DOGS, [150, 150], ["cat", "dog"],
          ("Cats vs dogs photos (course 2): the course's filtered 2,000/1,000 subset of Kaggle's "
           "Dogs vs. Cats (Asirra), 150x150 RGB."),
          ("course2", "images", "binary"),
@@ -613,6 +633,7 @@ def register_datasets(register):
             name, named_loader(name, layout), task="binary", input_shape=_image_shape, num_classes=1,
             description=description, params=params, tags=tags, source=source, licence=licence,
             locate=named_locate(name, layout), fetch=named_fetch(name, layout), decode=decode_for(params),
+            class_names=names, preprocessing=image_preprocessing,  # label 0 = the first class folder, sorted
         )
 
 

@@ -216,9 +216,21 @@ def decode_28x28(path: str, name: str, channel_axis: bool = True, normalize: str
     return image if channel_axis else image[..., 0]
 
 
-def _register(register: Any, name: str, fileset: FileSet, loader: Any, *, required: str, **kwargs: Any) -> None:
+def preprocessing_28x28(name: str, normalize: str = "unit", **_: Any) -> dict[str, Any]:
+    """What the loader does to a 28×28 grey image, as data saved with a trained model (for
+    ``zoo predict`` without the dataset): ``x / 255``, then standardised when asked."""
+    _check_normalize(name, normalize)
+    mean, std = PIXEL_STATS[name] if normalize == "standard" else (None, None)
+    return {"kind": "image", "image_size": [28, 28], "color_mode": "grayscale", "scale": 1.0 / 255.0,
+            "mean": mean, "std": std}
+
+
+def _register(register: Any, name: str, fileset: FileSet, loader: Any, *, required: str,
+              class_names: list[str], **kwargs: Any) -> None:
     register(
         name, loader, task="multiclass", input_shape=_shape, num_classes=10, params=dict(PARAMS),
+        class_names=list(class_names),
+        preprocessing=lambda **params: preprocessing_28x28(name, **params),
         locate=lambda data_dir=None, **_: locate_files(name, fileset, data_dir),
         fetch=lambda data_dir=None, origin=None, download_timeout=None, progress=None, **_: fetch_files(
             name, fileset, data_dir, required=required, origin=origin, timeout=download_timeout, progress=progress),
@@ -229,7 +241,7 @@ def _register(register: Any, name: str, fileset: FileSet, loader: Any, *, requir
 @zoo.hookimpl
 def register_datasets(register):
     _register(
-        register, "fashion_mnist", FASHION_MNIST, load_fashion_mnist, required="all",
+        register, "fashion_mnist", FASHION_MNIST, load_fashion_mnist, required="all", class_names=FASHION_CLASSES,
         description="Fashion-MNIST: 70,000 28x28 grey images of clothing, 10 classes, 60k/10k "
                     "(course 1, weeks 2-3); scaled to [0, 1], or standardised (normalize = \"standard\").",
         tags=("course1", "week2", "week3", "images", "grayscale"),
@@ -237,7 +249,7 @@ def register_datasets(register):
         licence="MIT (Zalando SE)",
     )
     _register(
-        register, "mnist", MNIST, load_mnist, required="any-split",
+        register, "mnist", MNIST, load_mnist, required="any-split", class_names=DIGITS,
         description="MNIST handwritten digits, 28x28 grey, 10 classes, 60k/10k; loads whichever "
                     "splits are complete (a test-only copy gives the test split).",
         tags=("images", "grayscale"),

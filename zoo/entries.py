@@ -11,7 +11,7 @@ from zoo.errors import CatalogueError, IncompatibleError, UnknownNameError, ZooE
 from zoo.metrics import (BINARY_LOSSES, DEFAULT_LOSS, DEFAULT_METRICS, LABEL_SMOOTHING_LOSSES, MODES,
                          MULTICLASS_LOSSES, improvement_mode)
 from zoo.phases import TrainHead
-from zoo.registry import Registry
+from zoo.registry import Registry, check_class_names
 from zoo.specs import RECIPE_KEYS, Entry, PartRef, Recipe, Resources, Target
 
 PART_FIELDS = ("architecture", "dataset")
@@ -172,6 +172,12 @@ def resolve_raw(raw: RawEntry, registry: Registry) -> Entry:
         num_classes = data.classes_for(data_params)
     except ZooError as exc:
         raise IncompatibleError(f"{_where(raw, 'dataset')}: cannot tell dataset {data.name!r}'s shape: {exc}") from None
+    class_names = _class_names(raw, data, data_params, task, num_classes)
+    try:
+        preprocessing = data.preprocessing_for(data_params)
+    except (ZooError, ValueError, TypeError) as exc:
+        raise IncompatibleError(f"{_where(raw, 'dataset')}: dataset {data.name!r} (plugin {data.plugin}): "
+                                f"preprocessing: {exc}") from None
 
     where = _where(raw, "architecture")
     if task not in arch.tasks:
@@ -237,7 +243,19 @@ def resolve_raw(raw: RawEntry, registry: Registry) -> Entry:
         sources=sources,
         plan=plan,
         resources=_resources(raw),
+        class_names=class_names,
+        preprocessing=preprocessing,
     )
+
+
+def _class_names(raw: RawEntry, data: Any, params: dict[str, Any], task: str, num_classes: int) -> list[str] | None:
+    """The dataset's class names under the entry's params, checked against its classes."""
+    try:
+        names = data.names_for(params)
+        return None if names is None else check_class_names(names, task, num_classes)
+    except (ZooError, ValueError, TypeError, OSError) as exc:
+        raise IncompatibleError(f"{_where(raw, 'dataset')}: dataset {data.name!r} (plugin {data.plugin}): "
+                                f"class names: {exc}") from None
 
 
 __all__ = ["RawEntry", "ENTRY_FIELDS", "PART_FIELDS", "CALLBACK_CONTEXT_KEYS", "paths", "resolve_raw"]

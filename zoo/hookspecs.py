@@ -41,7 +41,8 @@ def register_datasets(register: Callable[..., None]) -> None:
     """Register datasets.
 
     ``register(name, loader, *, task, input_shape, num_classes, description="", params=None,
-    tags=(), source=None, licence=None, locate=None, fetch=None, decode=None)``
+    tags=(), source=None, licence=None, locate=None, fetch=None, decode=None, class_names=None,
+    preprocessing=None)``
 
     - ``loader(**params) -> dict``: returns the splits ``{"train": ..., "validation": ...,
       "test": ...}`` (``validation`` and ``test`` optional). Each split is either a
@@ -55,7 +56,18 @@ def register_datasets(register: Callable[..., None]) -> None:
       (``{"path": ..., "origin": ..., "bytes": ...}``) or ``None`` when it is missing (``zoo data
       list``). ``fetch(**params) -> dict``: optional: put the data in the cache (``zoo data fetch``).
     - ``decode(path, **params) -> numpy array``: optional: one input file (an image, say) as one
-      example, preprocessed as the loader does, for ``zoo predict``.
+      example, preprocessed as the loader does (used by ``zoo predict`` only for a model saved
+      without ``preprocessing``).
+    - ``class_names``: optional: the label of each class id (``num_classes`` names for a
+      multiclass dataset; for a binary one the names of 0 and 1), or a callable of the resolved
+      params returning them (an image folder's names are its folder names). Saved with a trained
+      model and shown by ``zoo show`` and ``zoo predict``.
+    - ``preprocessing(**params) -> dict``: optional, TensorFlow-free: how a raw input becomes one
+      example as the loader gives it, as plain data saved with a trained model, so that
+      ``zoo predict`` needs neither the dataset nor TensorFlow: ``{"kind": "image", "image_size":
+      [H, W], "color_mode": "grayscale" | "rgb" | "rgba", "scale": 1 / 255, "mean": None,
+      "std": None}`` (decode, resize bilinearly, ``x * scale``, then ``(x - mean) / std`` when
+      given) or ``{"kind": "numeric", "scale": 1.0}`` for numbers.
     - The dict may also hold ``"augment"``: a function ``(x_batch, y_batch) -> (x_batch, y_batch)``
       that zoo maps over *training* batches after caching and shuffling (so each epoch sees new
       transformations); validation and test data are never augmented.

@@ -156,6 +156,8 @@ class _Collector:
         locate: Callable[..., Any] | None = None,
         fetch: Callable[..., Any] | None = None,
         decode: Callable[..., Any] | None = None,
+        class_names: Iterable[str] | Callable[..., Any] | None = None,
+        preprocessing: Callable[..., Any] | None = None,
     ) -> None:
         _require_callable(loader, "loader")
         _check_tasks((task,))
@@ -165,9 +167,13 @@ class _Collector:
             num_classes = int(num_classes)
             if task != "multiclass" and num_classes != 1:
                 raise ValueError(f"a {task} dataset has num_classes=1, not {num_classes}")
+        if class_names is not None and not callable(class_names):
+            class_names = check_class_names(class_names, task, num_classes)
+        if preprocessing is not None:
+            _require_callable(preprocessing, "preprocessing")
         self._add("dataset", name, DatasetSpec(
             name, loader, self.plugin, task, input_shape, num_classes, description,
-            dict(params or {}), tuple(tags), source, licence, locate, fetch, decode,
+            dict(params or {}), tuple(tags), source, licence, locate, fetch, decode, class_names, preprocessing,
         ))
 
     def callback(
@@ -193,6 +199,21 @@ class _Collector:
 def _require_callable(obj: Any, what: str) -> None:
     if not callable(obj):
         raise TypeError(f"{what} must be callable, got {type(obj).__name__}")
+
+
+def check_class_names(names: Any, task: str, num_classes: Any) -> list[str]:
+    """Class names as a list of strings, one per class id: ``num_classes`` of them for a
+    multiclass dataset, two (the names of 0 and 1) for a binary one; ``ValueError`` otherwise."""
+    if isinstance(names, str) or not isinstance(names, Iterable):
+        raise ValueError(f"class_names must be a list of names, not {type(names).__name__}")
+    names = [str(n) for n in names]
+    if task == "regression":
+        raise ValueError("a regression dataset has no class names")
+    expected = 2 if task == "binary" else num_classes
+    if isinstance(expected, int) and len(names) != expected:
+        raise ValueError(f"class_names lists {len(names)} name(s) for {expected} class(es)"
+                         + (" (a binary dataset names 0 and 1)" if task == "binary" else ""))
+    return names
 
 
 def _check_tasks(tasks: Iterable[str]) -> None:

@@ -72,6 +72,8 @@ class DatasetSpec:
     locate: Callable[..., dict[str, Any] | None] | None = None
     fetch: Callable[..., dict[str, Any]] | None = None
     decode: Callable[..., Any] | None = None
+    class_names: list[str] | Callable[..., list[str] | None] | None = None
+    preprocessing: Callable[..., dict[str, Any] | None] | None = None
 
     def shape_for(self, params: dict[str, Any]) -> tuple[int, ...]:
         """The input shape of one example under ``params`` (defaults filled in)."""
@@ -87,6 +89,21 @@ class DatasetSpec:
             classes = classes(**{**self.params, **params})
         return int(classes)
 
+    def names_for(self, params: dict[str, Any]) -> list[str] | None:
+        """The class names under ``params`` (defaults filled in), one per class id (binary: the
+        names of 0 and 1); ``None`` when the dataset declares none (regression, say). TF-free."""
+        names = self.class_names
+        if callable(names):
+            names = names(**{**self.params, **params})
+        return None if names is None else [str(n) for n in names]
+
+    def preprocessing_for(self, params: dict[str, Any]) -> dict[str, Any] | None:
+        """How raw inputs (pixels as files hold them, numbers) become the loader's examples under
+        ``params``, as plain data (:mod:`zoo.preprocess`); ``None`` when the dataset declares none."""
+        if self.preprocessing is None:
+            return None
+        return self.preprocessing(**{**self.params, **params})
+
     def to_dict(self) -> dict[str, Any]:
         def show(value: Any) -> Any:
             return "depends on params" if callable(value) else value
@@ -99,6 +116,7 @@ class DatasetSpec:
             "task": self.task,
             "input_shape": show(list(self.input_shape) if isinstance(self.input_shape, tuple) else self.input_shape),
             "num_classes": show(self.num_classes),
+            "class_names": show(list(self.class_names) if isinstance(self.class_names, (list, tuple)) else self.class_names),
             "description": self.description,
             "params": dict(self.params),
             "tags": list(self.tags),
@@ -206,6 +224,28 @@ class Entry:
     sources: dict[str, str] = field(default_factory=dict)
     plan: tuple[Phase, ...] = DEFAULT_PLAN
     resources: Resources = field(default_factory=Resources)
+    class_names: list[str] | None = None
+    #: how a raw input becomes one example (:meth:`DatasetSpec.preprocessing_for`), plain data
+    preprocessing: dict[str, Any] | None = None
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Entry":
+        """An entry as :meth:`to_dict` wrote it (``entry.json`` next to a trained model): the
+        entry as it was trained. The plan is not read back (it is only described there)."""
+        def ref(part: dict[str, Any]) -> PartRef:
+            return PartRef(str(part["name"]), dict(part.get("params") or {}))
+
+        recipe = {k: v for k, v in (data.get("recipe") or {}).items() if k in Recipe.__dataclass_fields__}
+        target = data.get("target")
+        return cls(
+            name=str(data["name"]), architecture=ref(data["architecture"]), dataset=ref(data["dataset"]),
+            callbacks=[ref(c) for c in data.get("callbacks") or []], recipe=Recipe(**recipe), task=str(data["task"]),
+            input_shape=tuple(int(d) for d in data["input_shape"]), num_classes=int(data["num_classes"]),
+            target=Target(**target) if target else None, description=str(data.get("description", "")),
+            tags=list(data.get("tags") or []), metadata=dict(data.get("metadata") or {}),
+            sources=dict(data.get("sources") or {}), class_names=data.get("class_names"),
+            preprocessing=data.get("preprocessing"),
+        )
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
