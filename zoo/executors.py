@@ -252,11 +252,10 @@ def connect_ray(address: str | None, verbose: bool = False, what: str = "--execu
     """``ray.init``: join the cluster at ``address`` (``HOST:PORT`` of ``ray start --head``), or
     start a Ray on this machine when there is none (its files under ``ZOO_HOME/ray``). Workers'
     output stays in Ray's logs unless ``verbose``."""
-    import logging as logging_module
-
+    if not address:  # before Ray is imported: its core reads the authentication settings once
+        _local_auth_token(settings.home() / "ray")
     ray = import_ray(what)
-    kwargs: dict[str, Any] = {"log_to_driver": verbose,
-                              "logging_level": logging_module.INFO if verbose else logging_module.WARNING}
+    kwargs: dict[str, Any] = {"log_to_driver": verbose, "logging_level": logging.INFO if verbose else logging.WARNING}
     try:
         # Ray's C++ core logs its start-up on stderr (shown with -v, or when ray.init fails).
         with _captured_stderr(replay=verbose):
@@ -271,7 +270,6 @@ def _init(ray: Any, address: str | None, kwargs: dict[str, Any]) -> None:
     if address:
         ray.init(address=address, **kwargs)
     else:
-        _local_auth_token(settings.home() / "ray")
         ray.init(include_dashboard=False, _temp_dir=ray_temp_dir(), object_store_memory=LOCAL_RAY_OBJECT_STORE,
                  **kwargs)
 

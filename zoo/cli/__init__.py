@@ -29,6 +29,7 @@ COMMANDS: dict[str, str] = {
     "runs": "zoo.cli.bench_cmds:runs_cmd",
     "compare": "zoo.cli.bench_cmds:compare_cmd",
     "report": "zoo.cli.report_cmds:report_cmd",
+    "tune": "zoo.cli.tune_cmds:tune_cmd",
     "new-plugin": "zoo.cli.plugin_cmds:new_plugin_cmd",
 }
 
