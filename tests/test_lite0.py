@@ -15,6 +15,10 @@ from zoo_plugins import lite0, torch_legacy
 
 IMAGENET_CAT = {281, 282, 283, 284, 285}  # tabby, tiger cat, Persian, Siamese, Egyptian cat
 ESPRESSO = 967
+#: Names of the ImageNet classes the proof looks for (and of the neighbours it prints).
+IMAGENET_NAMES = {281: "tabby", 282: "tiger cat", 283: "Persian cat", 284: "Siamese cat", 285: "Egyptian cat",
+                  287: "lynx", 967: "espresso", 968: "cup", 504: "coffee mug", 925: "consomme", 728: "plastic bag",
+                  809: "soup bowl"}
 
 
 def _require_package() -> Path:
@@ -243,11 +247,16 @@ def test_imagenet_top5_recognises_scikit_image_photos(imagenet_h5: Path) -> None
     photos = np.stack([keras.ops.image.resize(img.astype("float32"), (224, 224)).numpy()
                        for img in (data.chelsea(), data.coffee())])
     probabilities = model.predict(photos, verbose=0)
+    # The figures docs/transfer-lite0.md and benchmarks/RESULTS.md quote, printed so that
+    # `pytest -rP tests/test_lite0.py -k top5` shows them (and every assertion message carries them).
+    top5 = {photo: ", ".join(f"{IMAGENET_NAMES.get(int(i), f'class {int(i)}')} {p[i]:.2f}" for i in np.argsort(-p)[:5])
+            for photo, p in zip(("chelsea()", "coffee()"), probabilities)}
+    print("\n".join(f"Lite0 ImageNet top 5, scikit-image {photo}: {line}" for photo, line in top5.items()))
     cat_top5, coffee_top5 = (set(np.argsort(-p)[:5].tolist()) for p in probabilities)
-    assert cat_top5 & IMAGENET_CAT, cat_top5
-    assert np.argmax(probabilities[0]) in IMAGENET_CAT
-    assert ESPRESSO in coffee_top5, coffee_top5
-    assert np.argmax(probabilities[1]) == ESPRESSO
+    assert cat_top5 & IMAGENET_CAT, top5
+    assert np.argmax(probabilities[0]) in IMAGENET_CAT, top5
+    assert ESPRESSO in coffee_top5, top5
+    assert np.argmax(probabilities[1]) == ESPRESSO, top5
 
 
 @pytest.mark.slow
