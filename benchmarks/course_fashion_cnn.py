@@ -7,7 +7,9 @@ are put in its cache first: this script copies them from `$ZOO_DATA_DIR/fashion-
 
 Prints one JSON line: train_seconds (the 5 epochs' wall time), epoch_seconds, test_accuracy.
 
-    python benchmarks/course_fashion_cnn.py [--epochs 5] [--batch-size 32]
+    python benchmarks/course_fashion_cnn.py [--epochs 5] [--batch-size 32] [--limit N]
+
+``--limit N`` keeps the first N train and test images (the benchmark scripts' --quick smoke runs).
 """
 from __future__ import annotations
 
@@ -35,6 +37,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--limit", type=int, default=0, help="only the first N train and test images (smoke runs)")
     args = parser.parse_args()
     data_dir = Path(os.environ.get("ZOO_DATA_DIR") or Path(__file__).resolve().parents[2] / "shared" / "data")
     os.environ["KERAS_HOME"] = stage_keras_cache(data_dir)
@@ -50,6 +53,9 @@ def main() -> None:
     training_images = training_images / 255.0
     test_images = test_images.reshape(10000, 28, 28, 1)
     test_images = test_images / 255.0
+    if args.limit:  # not the notebook's: a smoke run of this script
+        training_images, training_labels = training_images[:args.limit], training_labels[:args.limit]
+        test_images, test_labels = test_images[:args.limit], test_labels[:args.limit]
     model = tf.keras.models.Sequential([
         tf.keras.Input(shape=(28, 28, 1)),
         tf.keras.layers.Conv2D(64, (3, 3), activation="relu"),
@@ -81,6 +87,7 @@ def main() -> None:
     shutil.rmtree(os.environ["KERAS_HOME"], ignore_errors=True)
     print(json.dumps({
         "script": "course_fashion_cnn", "epochs": args.epochs, "batch_size": args.batch_size,
+        "train_examples": len(training_images),
         "train_seconds": round(train_seconds, 3), "epoch_seconds": [round(s, 3) for s in epoch_seconds],
         "test_accuracy": round(float(test_accuracy), 4), "test_loss": round(float(test_loss), 4),
         "process_seconds": round(time.perf_counter() - start_process, 3),

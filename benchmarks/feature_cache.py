@@ -22,6 +22,9 @@ Usage (from the repository root)::
     python benchmarks/feature_cache.py inception-transfer --set dataset.data_dir=PATH \
         --set architecture.weights=PATH --epochs 5
 
+``--quick``: one repeat of 2 epochs on a stand-in folder of 75×75 images (``--images``), base
+weights ``none``, cut at ``mixed0``: a smoke run of this script (tests/test_benchmark_scripts.py), no measurement.
+
 ``--images`` registers a small ``bench-images`` dataset (``keras.utils.image_dataset_from_directory``,
 pixels scaled to [0, 1], binary labels) so that the benchmark runs before any dataset plugin.
 """
@@ -38,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 import zoo
+from _common import QUICK_NOTE, add_quick, quick_images, summary
 
 
 def _image_shape(data_dir: str = "", image_size: Any = (150, 150), color_mode: str = "rgb", **_: Any) -> tuple[int, ...]:
@@ -119,6 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--modes", default=",".join(MODES),
                         help=f"which of {','.join(MODES)} to run (default: all)")
     parser.add_argument("--json", dest="json_out", help="also write the rows as JSON here")
+    add_quick(parser)
     args = parser.parse_args(argv)
     modes = args.modes.split(",")
     if not set(modes) <= set(MODES) or ("warm" in modes and "cold" not in modes):
@@ -127,6 +132,11 @@ def main(argv: list[str] | None = None) -> int:
 
     home = Path(tempfile.mkdtemp(prefix="zoo-bench-cache-"))
     os.environ["ZOO_HOME"] = str(home)  # a private cache, so "cold" really starts empty
+    if args.quick:  # a stand-in binary image folder at the smallest size inception-v3 takes
+        args.images = str(quick_images(home / "quick-images", classes=2, size=75, channels=3))
+        args.image_size, args.epochs, args.repeats = 75, 2, 1
+        # random base weights, cut early (inception-transfer; a --set given wins)
+        args.overrides = ["architecture.weights=none", "architecture.cut_layer=mixed0", *args.overrides]
     overrides = [f"epochs={args.epochs}", *args.overrides]
     if args.images:
         overrides.insert(0, 'dataset={name = "bench-images", data_dir = "%s", image_size = [%d, %d], limit = %d}'
@@ -169,10 +179,17 @@ def main(argv: list[str] | None = None) -> int:
         print(f"per-epoch speed-up of the cached head against {what} ({baseline} / warm, steady epochs), "
               f"per repeat: {[round(r, 2) for r in ratios]}; median {statistics.median(ratios):.2f}x")
     curves = {r["mode"]: r["val_loss"] for r in rows if r["repeat"] == 0}
+    diffs = {}
     for baseline in ("course", "full"):
         if curves.get(baseline) and curves.get("warm"):
-            diff = max(abs(a - b) for a, b in zip(curves[baseline], curves["warm"]))
-            print(f"max |val_loss({baseline}) - val_loss(cached)| over epochs: {diff:.2e}")
+            diffs[baseline] = max(abs(a - b) for a, b in zip(curves[baseline], curves["warm"]))
+            print(f"max |val_loss({baseline}) - val_loss(cached)| over epochs: {diffs[baseline]:.2e}")
+    if args.quick:
+        print(QUICK_NOTE)
+    summary("feature_cache", args.quick, entry=args.entry, epochs=args.epochs, repeats=args.repeats,
+            steady_epoch_seconds={mode: median(mode, "steady_epoch_seconds") for mode in ran},
+            train_seconds={mode: median(mode, "train_seconds") for mode in ran},
+            max_val_loss_difference=diffs)
     if args.json_out:
         Path(args.json_out).write_text(json.dumps(rows, indent=2, default=str))
     return 0

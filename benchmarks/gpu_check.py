@@ -9,7 +9,11 @@ absent and Keras 3 runs on another backend (KERAS_BACKEND=jax), which is how it 
 GPU machine (its TensorFlow wheel could not be brought there). One warm-up epoch (tracing,
 compilation) is excluded from the timed epochs.
 
-    KERAS_BACKEND=jax ZOO_DATA_DIR=... python benchmarks/gpu_check.py [--epochs 3] [--out rows.json]
+    KERAS_BACKEND=jax ZOO_DATA_DIR=... python benchmarks/gpu_check.py [--epochs 3] [--out rows.json] [--quick]
+
+Without a GPU it runs on the CPU and says so (stderr, and ``"gpu": "no GPU"`` in each row): those
+are CPU figures. ``--quick``: 1 timed epoch on the first 256 train and test images, a smoke run of
+this script that works on any machine (tests/test_benchmark_scripts.py), no measurement.
 """
 from __future__ import annotations
 
@@ -18,7 +22,10 @@ import json
 import os
 import platform
 import subprocess
+import sys
 import time
+
+from _common import QUICK_NOTE, add_quick, summary
 
 
 def gpu_name() -> str:
@@ -48,13 +55,17 @@ def run(entry_name: str, epochs: int, policy: str | None, limit: int | None = No
     splits = data.loader(**{**data.params, **entry.dataset.params})
     (x, y), (xt, yt) = splits["train"], splits["test"]
     if limit:  # a smoke test of the script itself, not a measurement
-        x, y = x[:limit], y[:limit]
+        x, y, xt, yt = x[:limit], y[:limit], xt[:limit], yt[:limit]
     arch = registry.architecture(entry.architecture.name)
     model = arch.builder(entry.input_shape, entry.num_classes, task=entry.task,
                          **{**arch.params, **entry.architecture.params})
     # The schedule spans the warm-up epoch plus the timed ones, as the recipe's epochs would.
     entry.recipe.epochs = epochs + 1
-    model.compile(optimizer=make_optimizer(entry, total_steps(entry, len(x))),
+    steps = total_steps(entry, len(x))
+    warmup = (entry.recipe.lr_schedule or {}).get("warmup_steps", 0)
+    if limit and warmup >= steps:  # a smoke run shorter than the recipe's warm-up: warm up for half of it
+        entry.recipe.lr_schedule = {**entry.recipe.lr_schedule, "warmup_steps": steps // 2}
+    model.compile(optimizer=make_optimizer(entry, steps),
                   loss=make_loss(entry.recipe.loss, entry.recipe.label_smoothing),
                   metrics=list(entry.recipe.metrics))
     batch = entry.recipe.batch_size
@@ -79,9 +90,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--out")
-    parser.add_argument("--limit", type=int, help="train on the first N examples only (smoke test)")
+    parser.add_argument("--limit", type=int, help="train and test on the first N examples only (smoke test)")
+    add_quick(parser)
     args = parser.parse_args()
+    if args.quick:
+        args.epochs, args.limit = 1, args.limit or 256
     gpu = gpu_name() != "no GPU"
+    if not gpu:
+        print("gpu_check: no GPU found (nvidia-smi): running on the CPU; these are CPU figures", file=sys.stderr)
     rows = [run("fashion-cnn", args.epochs, None, args.limit),
             run("fashion-cnn-fast", args.epochs, "mixed_float16" if gpu else None, args.limit)]
     for row in rows:
@@ -89,6 +105,10 @@ def main() -> None:
     if args.out:
         with open(args.out, "w") as f:
             json.dump(rows, f, indent=2)
+    if args.quick:
+        print(QUICK_NOTE)
+    summary("gpu_check", args.quick, device=rows[0]["gpu"] if gpu else "CPU", limit=args.limit,
+            samples_per_second={row["entry"]: row["samples_per_second"] for row in rows})
 
 
 if __name__ == "__main__":

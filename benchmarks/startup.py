@@ -5,11 +5,15 @@ The 200 entries come from a real plugin found through the `zoo` entry-point grou
 writes a tiny distribution (module + .dist-info with entry_points.txt) to a temp folder and puts
 it on PYTHONPATH, as pip would. Runs are interleaved; medians of --repeats are reported.
 
-    python benchmarks/startup.py [--repeats 7] [--entries 200]
+    python benchmarks/startup.py [--repeats 7] [--entries 200] [--quick]
+
+``--quick``: 20 entries, one timed run of each command, no warm-up, and no verdict (exit 0): a
+smoke run of this script (tests/test_benchmark_scripts.py), no measurement.
 """
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import subprocess
@@ -17,6 +21,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from _common import QUICK_NOTE, add_quick, summary
 
 PLUGIN = '''
 import zoo
@@ -47,17 +53,21 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--entries", type=int, default=200)
+    add_quick(parser)
     args = parser.parse_args()
+    if args.quick:
+        args.repeats, args.entries = 1, 20
     with tempfile.TemporaryDirectory() as tmp:
         make_plugin(Path(tmp), args.entries)
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [tmp, os.environ.get("PYTHONPATH")])),
                "TF_CPP_MIN_LOG_LEVEL": "3"}
         listing = subprocess.run([sys.executable, "-m", "zoo", "list", "--format", "json"], env=env,
                                  capture_output=True, text=True, check=True).stdout
-        count = listing.count('"name"')
+        count = len(json.loads(listing))
         zoo_cmd = [sys.executable, "-m", "zoo", "list"]
         tf_cmd = [sys.executable, "-c", "import tensorflow"]
-        wall(zoo_cmd, env), wall(tf_cmd, env)  # warm the file cache
+        if not args.quick:
+            wall(zoo_cmd, env), wall(tf_cmd, env)  # warm the file cache
         zoo_times, tf_times = [], []
         for _ in range(args.repeats):  # interleaved, so both see the same machine load
             zoo_times.append(wall(zoo_cmd, env))
@@ -69,8 +79,11 @@ def main() -> None:
     print(f"python -c 'import tensorflow':  {tf_median:.3f} s  (min {min(tf_times):.3f})")
     print(f"ratio zoo list / import tf:     {ratio:.3f}  (target < 0.1)")
     ok = zoo_median < 0.5 and ratio < 0.1 and count >= args.entries
-    print("target met" if ok else "TARGET MISSED")
-    sys.exit(0 if ok else 1)
+    print(QUICK_NOTE if args.quick else "target met" if ok else "TARGET MISSED")
+    summary("startup", args.quick, entries_listed=count, entries_generated=args.entries, repeats=args.repeats,
+            zoo_list_seconds=zoo_median, import_tensorflow_seconds=tf_median, ratio=ratio,
+            target_met=None if args.quick else ok)
+    sys.exit(0 if ok or args.quick else 1)
 
 
 if __name__ == "__main__":
