@@ -1,5 +1,7 @@
 """A trained entry on disk: ``ZOO_HOME/models/NAME/`` with ``model.keras``, ``model.weights.h5``,
-``history.json``, ``metrics.json``, ``entry.json`` and ``curves.png``, swapped in atomically."""
+``history.json``, ``metrics.json``, ``entry.json``, ``inputs.json`` (what ``zoo predict`` needs
+without the dataset: input shape and dtype, task, class names, preprocessing; :mod:`zoo.preprocess`)
+and ``curves.png``, swapped in atomically. ``zoo export`` adds ``export/`` (:mod:`zoo.export`)."""
 from __future__ import annotations
 
 import json
@@ -11,6 +13,7 @@ from typing import Any
 
 from zoo import settings
 from zoo.errors import DataError, NotTrainedError, ZooWarning
+from zoo.preprocess import INPUTS_FILE, InputSpec
 from zoo.specs import Entry
 
 MODEL_FILE = "model.keras"
@@ -41,6 +44,7 @@ def save_artifacts(model: Any, entry: Entry, history: dict[str, list[float]], me
     _write_json(staging / "history.json", history)
     _write_json(staging / "metrics.json", metrics)
     _write_json(staging / "entry.json", entry.to_dict())
+    _write_json(staging / INPUTS_FILE, input_spec(model, entry).to_dict())
     try:
         from zoo.plots import plot_history
 
@@ -54,6 +58,17 @@ def save_artifacts(model: Any, entry: Entry, history: dict[str, list[float]], me
     os.replace(staging, final)
     shutil.rmtree(old, ignore_errors=True)
     return final
+
+
+def input_spec(model: Any, entry: Entry) -> InputSpec:
+    """What the model takes (shape and dtype of its input) and how its outputs read, with the
+    dataset's class names and preprocessing: ``inputs.json``."""
+    dtype = "float32"
+    try:
+        dtype = str(getattr(model.inputs[0].dtype, "name", model.inputs[0].dtype))
+    except (AttributeError, IndexError, TypeError, ValueError):
+        pass
+    return InputSpec.from_entry(entry, dtype=dtype)
 
 
 def load_model(entry_name: str) -> Any:
@@ -71,4 +86,4 @@ def load_model(entry_name: str) -> Any:
         raise DataError(f"cannot load {path}: {type(exc).__name__}: {exc}") from exc
 
 
-__all__ = ["MODEL_FILE", "WEIGHTS_FILE", "model_dir", "save_artifacts", "load_model"]
+__all__ = ["MODEL_FILE", "WEIGHTS_FILE", "model_dir", "save_artifacts", "input_spec", "load_model"]

@@ -65,21 +65,39 @@ def evaluate_cmd(ctx: click.Context, name: str, overrides: tuple[str, ...], as_j
 @click.command("predict")
 @click.argument("name")
 @click.argument("inputs", nargs=-1, required=True)
-@set_option
-@click.option("--json", "as_json", is_flag=True, help="Print predictions as JSON.")
+@click.option("--top-k", type=click.IntRange(1), default=3, show_default=True,
+              help="Classes shown per input (multiclass); --json keeps the whole output vector.")
+@click.option("--runtime", type=click.Choice(["keras", "tflite", "onnx"]), default="keras", show_default=True,
+              help="keras: model.keras; tflite / onnx: an export from `zoo export` (no TensorFlow is imported).")
+@click.option("--quantize", "quantization", type=click.Choice(["none", "float16", "dynamic", "int8"]), default=None,
+              help="Which TFLite export (default: the float32 one, else the first there is).")
+@click.option("--model", "model_path", type=click.Path(), default=None,
+              help="An exported file to run (e.g. one written with `zoo export -o PATH`).")
+@click.option("--json", "as_json", is_flag=True, help="Print predictions as JSON, with the whole output vector.")
 @click.pass_context
-def predict_cmd(ctx: click.Context, name: str, inputs: tuple[str, ...], overrides: tuple[str, ...], as_json: bool) -> None:
-    """Predict with the saved model of entry NAME. INPUTS are numbers (comma-separated for
-    several values per example) or files the dataset can decode (e.g. images)."""
+def predict_cmd(ctx: click.Context, name: str, inputs: tuple[str, ...], top_k: int, runtime: str,
+                quantization: str | None, model_path: str | None, as_json: bool) -> None:
+    """Predict with the saved model of entry NAME: labels with probabilities (binary: the class
+    and its probability; regression: the value).
+
+    INPUTS are numbers (one example each, comma-separated values, raw as the data files hold them:
+    pixels 0-255; scaled as in training) or PNG/JPEG/NPY files. Only the trained model's folder is
+    read: the dataset and its data folder are not needed. Put `--` before negative numbers."""
+    from zoo.errors import NotTrainedError
     from zoo.predict import predict
 
-    cat = catalogue(ctx)
-    entry = cat.resolve(name, overrides)
-    outputs = predict(entry, cat.registry, list(inputs), quiet_tf=not verbose(ctx))
+    try:
+        results = predict(name, list(inputs), runtime, top_k, quantization, model_path, quiet_tf=not verbose(ctx))
+    except NotTrainedError:
+        catalogue(ctx).resolve(name)  # an unknown name says so (with suggestions); else not trained
+        raise
     if as_json:
-        click.echo(json.dumps([{"input": i, "output": o} for i, o in zip(inputs, outputs, strict=True)], indent=2))
+        click.echo(json.dumps(results, indent=2))
         return
-    for item, output in zip(inputs, outputs, strict=True):
-        values = output if isinstance(output, list) else [output]
-        shown = ", ".join(f"{v:.4f}" for v in values) if len(values) <= 10 else f"{len(values)} values"
-        click.echo(f"{item}\t{shown}")
+    for result in results:
+        if "top" in result:
+            shown = ", ".join(f"{t['label']} {t['probability']:.4f}" for t in result["top"])
+        else:
+            values = result["output"]
+            shown = ", ".join(f"{v:.4f}" for v in values) if len(values) <= 10 else f"{len(values)} values"
+        click.echo(f"{result['input']}\t{shown}")
