@@ -64,8 +64,12 @@ def _spread(values: list[float]) -> dict[str, float] | None:
 
 
 def row_key(row: dict[str, Any]) -> str:
-    """What identifies a row's configuration in a run: the entry, and its sweep label if any."""
-    return f"{row['entry']} [{row['label']}]" if row.get("label") else row["entry"]
+    """What identifies a row's configuration in a run: the entry, and its sweep label if any;
+    for an inference row (``zoo bench-inference``) also its runtime, format and quantization."""
+    key = f"{row['entry']} [{row['label']}]" if row.get("label") else row["entry"]
+    if row.get("kind") == "inference":
+        key += f" ({row.get('runtime')}, {row.get('format')}, {row.get('quantization')})"
+    return key
 
 
 def aggregate(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -120,10 +124,13 @@ def aggregate(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
 
 # -- tables ---------------------------------------------------------------------------------------
 TABLE_COLUMNS = [
-    ("entry", "entry"), ("label", "sweep point"), ("node", "node"), ("status", "status"), ("params", "params"), ("epochs", "epochs"),
+    ("entry", "entry"), ("label", "sweep point"), ("node", "node"), ("status", "status"),
+    ("runtime", "runtime"), ("format", "format"), ("quantization", "quant"), ("size_bytes", "size"),
+    ("params", "params"), ("epochs", "epochs"),
     ("train_seconds", "train s"), ("first_epoch_seconds", "1st epoch s"), ("seconds_per_epoch", "s/epoch"),
     ("samples_per_second", "samples/s"), ("time_to_target_seconds", "to target s"), ("metric", "metric"),
     ("train", "train"), ("validation", "val"), ("test", "test"), ("loss", "val/test loss"),
+    ("latency_p50_ms", "p50 ms"), ("latency_p99_ms", "p99 ms"),
     ("inference_samples_per_second", "infer/s"), ("peak_rss_mb", "peak MB"),
 ]
 
@@ -141,6 +148,16 @@ def number_text(value: Any, digits: int = 3) -> str:
     if abs(value) >= 10 ** digits:
         return f"{value:,.0f}"
     return f"{value:.{digits}g}"
+
+
+def size_text(size: Any) -> str:
+    """A size in bytes for a table cell: ``980 KB``, ``91.0 MB``."""
+    if missing(size) or not isinstance(size, (int, float)):
+        return MISSING
+    for unit, factor in (("GB", 1e9), ("MB", 1e6), ("KB", 1e3)):
+        if size >= factor:
+            return f"{size / factor:.3g} {unit}" if size < 100 * factor else f"{size / factor:,.0f} {unit}"
+    return f"{int(size)} B"
 
 
 def _with_spread(row: dict[str, Any], key: str) -> str:
@@ -170,6 +187,12 @@ def display_row(row: dict[str, Any]) -> dict[str, str]:
         "metric": metric if metrics else "-",
         "loss": number_text(metrics.get(loss_split, {}).get("loss"), 4),
         "peak_rss_mb": number_text(row.get("peak_rss_mb")),
+        "runtime": row.get("runtime") or MISSING,
+        "format": row.get("format") or MISSING,
+        "quantization": row.get("quantization") or MISSING,
+        "size_bytes": size_text(row.get("size_bytes")),
+        "latency_p50_ms": number_text(row.get("latency_p50_ms")),
+        "latency_p99_ms": number_text(row.get("latency_p99_ms")),
     }
     for key in ("train_seconds", "first_epoch_seconds", "seconds_per_epoch", "samples_per_second",
                 "inference_samples_per_second"):

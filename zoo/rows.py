@@ -53,6 +53,18 @@ class BenchRow(TypedDict, total=False):
     inference_batch_size: int
     inference_split: str
     inference_note: str
+    # inference rows (zoo bench-inference): kind "inference", one per entry × runtime × format
+    kind: str                        # "inference" (training rows have none)
+    runtime: str                     # keras model.predict | keras direct call | keras tf.function | litert | ...
+    format: str                      # keras | saved_model | tflite | onnx
+    quantization: str                # none | float16 | dynamic | int8
+    size_bytes: int | None           # the model file (a SavedModel: its folder)
+    latency_p50_ms: float | None     # batch 1, after warm-up
+    latency_p99_ms: float | None
+    latency_calls: int
+    max_abs_diff: float | None       # largest output difference from the Keras model (evaluation split)
+    agreement: float | None          # top-1 agreement with the Keras model (classifiers)
+    threads: int | None
     flops_per_sample: int | None
     gflops_per_second: float | None
     peak_rss_mb: float
@@ -66,7 +78,7 @@ class BenchRow(TypedDict, total=False):
 NUMERIC_FIELDS: tuple[str, ...] = (
     "params", "params_trainable", "epochs", "train_seconds", "first_epoch_seconds", "seconds_per_epoch",
     "samples_per_second", "time_to_target_seconds", "inference_samples_per_second", "peak_rss_mb",
-    "flops_per_sample", "gflops_per_second", "wall_seconds",
+    "flops_per_sample", "gflops_per_second", "wall_seconds", "size_bytes", "latency_p50_ms", "latency_p99_ms",
 )
 #: Fields whose spread is shown in tables when there are repeats.
 SPREAD_FIELDS: tuple[str, ...] = ("train_seconds", "seconds_per_epoch", "samples_per_second",

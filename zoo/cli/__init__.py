@@ -24,6 +24,8 @@ COMMANDS: dict[str, str] = {
     "train": "zoo.cli.model_cmds:train_cmd",
     "evaluate": "zoo.cli.model_cmds:evaluate_cmd",
     "predict": "zoo.cli.model_cmds:predict_cmd",
+    "export": "zoo.cli.export_cmds:export_cmd",
+    "bench-inference": "zoo.cli.inference_cmds:bench_inference_cmd",
     "data": "zoo.cli.data_cmds:data_group",
     "bench": "zoo.cli.bench_cmds:bench_cmd",
     "runs": "zoo.cli.bench_cmds:runs_cmd",
