@@ -123,6 +123,9 @@ def test_tune_scores_on_validation_only_then_retrains_once_on_test(tmp_path: Pat
         assert result.stderr.count("] trial ") == 4 and "Trial status" not in result.stderr
         trials = out["trials"]
         assert len(trials) == 4 and all(t["value"] is not None for t in trials)
+        # At least one trial ran to its end (the runner's own last scoring included), so the
+        # check above covers a whole run, not only the epochs ASHA let through.
+        assert any(t["status"] == "ok" and t["epochs"] == 4 for t in trials), trials
         best = min(trials, key=lambda t: -t["value"])  # val_accuracy: higher is better
         assert out["metric"] == "val_accuracy" and out["best"]["number"] == best["number"]
         # Every result a trial reported: validation metrics, never a test one.

@@ -302,7 +302,9 @@ def search(catalogue: Any, name: str, space: Sequence[Dimension], *, trials: int
         from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
         from ray.tune.search.basic_variant import BasicVariantGenerator
 
-        chosen = (ASHAScheduler(time_attr="training_iteration", max_t=epochs, grace_period=1, reduction_factor=2)
+        # ASHA's rungs: 1, 2, 4, … epochs. max_t one past the last epoch: a trial that passes every
+        # rung ends by itself (its run's last steps included), it is never cut at its last report.
+        chosen = (ASHAScheduler(time_attr="training_iteration", max_t=epochs + 1, grace_period=1, reduction_factor=2)
                   if scheduler == "asha" else FIFOScheduler())
         trainable = tune.with_resources(tune.with_parameters(run_trial, setup=setup),
                                         {"cpu": entry.resources.cpus, "gpu": entry.resources.gpus})
