@@ -32,13 +32,22 @@ def test_train_then_predict_ten_gives_nineteen(zoo_env: Path):
     history = json.loads((folder / "history.json").read_text())
     assert len(history["loss"]) == 500 and history["loss"][-1] < history["loss"][0]
 
-    predicted = zoo("predict", "hello-dense", "10", "--json")
+    # The six training points are the dataset's test split too, so a loss on them says nothing
+    # about y = 2x − 1 elsewhere: predict and evaluate on points the model never saw.
+    unseen = [-10.0, -3.0, 5.0, 7.5, 10.0, 20.0]
+    predicted = zoo("predict", "hello-dense", "--json", "--", *map(str, unseen))  # "--": -10 is no option
     assert predicted.returncode == 0, predicted.stderr
-    value = json.loads(predicted.stdout)[0]["output"][0]
-    assert abs(value - 19.0) < 0.1  # the course gets ~18.98
+    values = [row["output"][0] for row in json.loads(predicted.stdout)]
+    assert abs(values[unseen.index(10.0)] - 19.0) < 0.1  # the course gets ~18.98
+    errors = [v - (2 * x - 1) for v, x in zip(values, unseen, strict=True)]
+    assert max(abs(e) for e in errors) < 0.2, errors
 
-    evaluated = zoo("evaluate", "hello-dense", "--json")
-    assert json.loads(evaluated.stdout)["test"]["loss"] < 0.01
+    evaluated = zoo("evaluate", "hello-dense", "--set", f"dataset.xs={unseen}", "--json")
+    assert evaluated.returncode == 0, evaluated.stderr
+    held_out = json.loads(evaluated.stdout)["test"]
+    assert held_out["loss"] < 0.01
+    # scored on those points, not the training ones: the MSE of the predictions above
+    assert held_out["loss"] == pytest.approx(sum(e * e for e in errors) / len(errors), rel=1e-3)
 
 
 def test_runner_api_trains_without_saving_and_reports_plain_data():
@@ -51,6 +60,7 @@ def test_runner_api_trains_without_saving_and_reports_plain_data():
     assert result.model_dir is None and result.epochs == 20 and len(result.epoch_seconds) == 20
     assert result.params_total == 2 and result.params_trainable == 2
     assert set(result.metrics) == {"train", "test"} and "mae" in result.metrics["test"]
+    assert result.history["loss"][-1] < result.history["loss"][0] / 2  # 20 epochs of SGD learn
     json.dumps(result.to_dict())  # plain data all the way
 
 

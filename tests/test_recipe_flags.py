@@ -113,8 +113,18 @@ def test_a_cached_head_gets_the_whole_run_schedule(tmp_path):
 
     pm, records = load_plugins(extra=[("p", Plugin())], entry_points=False)
     catalogue = Catalogue(collect(pm, records))
-    result = train(catalogue.resolve("cached"), catalogue.registry, save=False, verbose=0).result
+    trained = train(catalogue.resolve("cached"), catalogue.registry, save=False, verbose=0)
+    result = trained.result
     assert result.epochs == 2 and np.isfinite(result.history["loss"]).all()
+    assert result.history["loss"][-1] < result.history["loss"][0]
+    # 40 examples in batches of 10, 2 epochs: the cosine decays over all 8 steps of the run, and
+    # the optimizer that took those steps (the head's, shared with the saved model) is that one.
+    optimizer = trained.model.optimizer
+    schedule = optimizer.get_config()["learning_rate"]
+    assert schedule["class_name"] == "CosineDecay", schedule
+    assert schedule["config"]["decay_steps"] == 8 and schedule["config"]["initial_learning_rate"] == 0.1
+    assert int(optimizer.iterations.numpy()) == 8
+    assert float(optimizer.learning_rate) == pytest.approx(0.0, abs=1e-6)  # decayed to its end, no further
 
 
 def test_data_autotune_is_off_by_default_and_a_recipe_switch():
