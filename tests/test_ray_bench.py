@@ -10,6 +10,7 @@ inside a loopback-only network namespace: see ``test_ray_netns.py``).
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import subprocess
 import sys
@@ -141,3 +142,21 @@ def test_a_node_lost_mid_run_gives_an_error_row_and_keeps_finished_rows(cluster:
     while _worker_running(cluster, "hello-forever") and time.monotonic() < deadline:
         time.sleep(0.5)
     assert not _worker_running(cluster, "hello-forever")
+
+
+def test_an_unreachable_cluster_is_one_clear_error_at_once(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as probe:  # a free port on 127.0.0.1 with nothing listening
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {**os.environ, "ZOO_HOME": str(tmp_path / "home"), "ZOO_OFFLINE": "1"}
+    started = time.monotonic()
+    done = subprocess.run([sys.executable, "-m", "zoo", "bench", "hello-dense", "--executor", "ray",
+                           "--address", f"127.0.0.1:{port}"], capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 1 and time.monotonic() - started < 60
+    assert done.stderr.strip().splitlines()[-1].startswith(f"zoo: error: cannot reach the Ray cluster at 127.0.0.1:{port}")
+    assert not (tmp_path / "home" / "bench.sqlite").exists()  # nothing stored for a run that never started
+    wrong = subprocess.run([sys.executable, "-m", "zoo", "bench", "hello-dense", "--address", f"127.0.0.1:{port}"],
+                           capture_output=True, text=True, env=env, timeout=120)
+    assert wrong.returncode == 1 and "use it with --executor ray" in wrong.stderr

@@ -140,11 +140,18 @@ class RayCluster:
     def start(self, head_cpus: int = 1, nodes: Sequence[dict[str, int]] = ({"cpus": 1},)) -> "RayCluster":
         self._start("head", ["--head", "--include-dashboard=false", "--node-ip-address=127.0.0.1", f"--port={RAY_PORT}", f"--num-cpus={head_cpus}",
                              "--num-gpus=0", f"--temp-dir={self.root / 'tmp'}"])
-        for number, node in enumerate(nodes, start=2):
-            self._start(f"node{number}", [f"--address={self.address}", f"--num-cpus={node.get('cpus', 1)}",
-                                          f"--num-gpus={node.get('gpus', 0)}"])
+        for node in nodes:
+            self.add_node(**node, wait=False)
         self.wait_for_nodes(1 + len(nodes))
         return self
+
+    def add_node(self, cpus: int = 1, gpus: int = 0, wait: bool = True) -> subprocess.Popen:
+        """Another node joins the cluster (``ray start --address``)."""
+        proc = self._start(f"node{len(self.nodes) + 1}", [f"--address={self.address}", f"--num-cpus={cpus}",
+                                                          f"--num-gpus={gpus}"])
+        if wait:
+            self.wait_for_nodes(len(self.nodes))
+        return proc
 
     def alive_nodes(self) -> list[dict]:
         code = ("import json, logging, ray; ray.init(address=%r, logging_level=logging.ERROR); "

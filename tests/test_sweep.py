@@ -104,3 +104,10 @@ def test_tables_show_the_label_and_the_node_only_when_rows_differ_in_it() -> Non
     two_nodes = render([_row(None, 0.9, node="a/00000001"), _row("x=1", 0.5, node="b/00000002")])
     assert "node" in two_nodes.splitlines()[0] and "b/00000002" in two_nodes
     assert "sweep point" not in render([_row(None, 0.9)])
+
+
+def test_the_html_report_keeps_sweep_points_apart() -> None:
+    from zoo.leaderboard import build_groups
+
+    groups = build_groups([{**_row("lr=0.1", 0.9), "run_id": 1}, {**_row("lr=0.2", 0.5), "run_id": 1}])
+    assert sorted(r.entry for g in groups for r in g.results) == ["net [lr=0.1]", "net [lr=0.2]"]

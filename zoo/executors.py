@@ -92,6 +92,8 @@ def executor_for(name: str, address: str | None = None) -> Executor:
             raise ZooError("--address names a Ray cluster: use it with --executor ray")
         return LocalExecutor()
     if name == "ray":
+        if address:
+            _reachable(address)  # before anything is stored or started
         return RayExecutor(address)
     raise ZooError(f"unknown executor {name!r}; use one of: {', '.join(EXECUTORS)}")
 
@@ -266,8 +268,21 @@ def connect_ray(address: str | None, verbose: bool = False, what: str = "--execu
     return ray
 
 
+def _reachable(address: str, timeout: float = 10.0) -> None:
+    """A one-line error when nothing listens at ``HOST:PORT`` (``ray.init`` would retry for minutes)."""
+    host, sep, port = address.rpartition(":")
+    if "://" in address or not sep or not port.isdigit():
+        return  # ray://…, "auto" and the like: Ray's own business
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
+    except OSError as exc:
+        raise ZooError(f"cannot reach the Ray cluster at {address}: {exc.strerror or exc} "
+                       f"(is `ray start --head --port={port}` running there?)") from None
+
+
 def _init(ray: Any, address: str | None, kwargs: dict[str, Any]) -> None:
     if address:
+        _reachable(address)
         ray.init(address=address, **kwargs)
     else:
         ray.init(include_dashboard=False, _temp_dir=ray_temp_dir(), object_store_memory=LOCAL_RAY_OBJECT_STORE,

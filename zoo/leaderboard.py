@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from zoo.report import aggregate, higher_is_better, primary_metric
+from zoo.report import aggregate, higher_is_better, primary_metric, row_key
 from zoo.splits import REPORT_ORDER
 
 #: Splits tried, in order, for an entry's headline figure.
@@ -100,7 +100,8 @@ def build_groups(rows: Iterable[Mapping[str, Any]]) -> list[Group]:
                 continue
             metric, split, value = headline(summary)
             seconds = summary.get("train_seconds")
-            result = Result(run_id=run_id, entry=str(summary["entry"]), row=summary, metric=metric, split=split,
+            # A sweep point is its own result: "entry [label]".
+            result = Result(run_id=run_id, entry=row_key(summary), row=summary, metric=metric, split=split,
                             value=value, higher=higher_is_better(metric),
                             seconds=float(seconds) if finite(seconds) else None,
                             rows=int(summary.get("repeats") or 1))

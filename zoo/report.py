@@ -358,7 +358,8 @@ def runs_table(runs: Sequence[Any], fmt: str = "simple") -> str:
             "entries": (", ".join(run.options.get("entries", []))[:50]
                         + (f" × sweep {', '.join(s.partition('=')[0] for s in run.options['sweep'])}"
                            if run.options.get("sweep") else "")),
-            "strategy": run.options.get("strategy", env.get("strategy", "default")),
+            "strategy": run.options.get("strategy", env.get("strategy", "default"))
+                        + (" (ray)" if run.options.get("executor") == "ray" else ""),
             "device": env.get("device") or env.get("cpu"),
             "commit": (run.git_commit or "")[:10] + ("+" if env.get("git_dirty") else ""),
             "note": run.note,
