@@ -108,8 +108,8 @@ def tune_cmd(ctx: click.Context, name: str, space_items: tuple[str, ...], trials
     """Search catalogue keys of entry NAME with Ray Tune, scored on validation data only.
 
     \b
-      zoo tune fashion-cnn --space learning_rate=loguniform(1e-4,1e-2) \\
-          --space batch_size=choice(32,64,128) --trials 8 --scheduler asha \\
+      zoo tune fashion-cnn --space 'learning_rate=loguniform(1e-4,1e-2)' \\
+          --space 'batch_size=choice(32,64,128)' --trials 8 --scheduler asha \\
           --set epochs=2 --write-entry fashion-cnn-tuned --registry my.toml
 
     Trials hold validation out of the training split (the recipe's validation_split, else 0.1)
