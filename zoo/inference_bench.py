@@ -39,13 +39,14 @@ KERAS_MODES = ("predict", "call", "function")
 
 @dataclass
 class InferenceOptions:
-    """How long to measure: ``repeats`` timed batch-1 calls after ``warmup`` (or fewer, when
-    ``max_seconds`` runs out first, but at least ``min_calls``); batch-``batch_size`` calls for at
-    least ``throughput_seconds``; ``examples`` of the evaluation split for accuracy (None: all)."""
+    """How long to measure: ``repeats`` rounds of timed batch-1 calls (one call of each runtime
+    per round) after ``warmup`` rounds, or fewer when ``max_seconds`` (for all runtimes together)
+    runs out first, but at least ``min_calls``; batch-``batch_size`` calls for at least
+    ``throughput_seconds`` per runtime; ``examples`` of the evaluation split for accuracy (None: all)."""
 
     repeats: int = 200
     warmup: int = 10
-    max_seconds: float = 10.0
+    max_seconds: float = 30.0
     min_calls: int = 20
     batch_size: int = 64
     throughput_seconds: float = 2.0
@@ -64,31 +65,52 @@ def parse_formats(text: str | list[str]) -> list[str]:
 
 
 # -- measurements -------------------------------------------------------------------------------
-def latency(run: Callable[[Any], Any], example: Any, options: InferenceOptions) -> tuple[float, float, int]:
-    """(p50 ms, p99 ms, timed calls) of ``run(example)`` on one example, after warm-up."""
+def _interleaved(runs: list[Callable[[Any], Any]], x: Any, rounds: int, min_rounds: int, seconds: float,
+                 failed: dict[int, str]) -> list[list[float]]:
+    """Seconds of each call of every run on ``x``, in rounds (one call of each per round), so that
+    a machine busy for a while slows every runtime alike; stops after ``rounds``, or at
+    ``seconds`` once ``min_rounds`` are done. A run that raises is left out of later rounds
+    (its error in ``failed``)."""
+    times: list[list[float]] = [[] for _ in runs]
+    deadline = time.perf_counter() + seconds
+    done = 0
+    while done < rounds and (done < min_rounds or time.perf_counter() < deadline):
+        for i, run in enumerate(runs):
+            if i in failed:
+                continue
+            start = time.perf_counter()
+            try:
+                run(x)
+            except Exception as exc:  # noqa: BLE001  one runtime's failure is its row's, not the bench's
+                failed[i] = f"{type(exc).__name__}: {exc}"[:500]
+                continue
+            times[i].append(time.perf_counter() - start)
+        done += 1
+    return times
+
+
+def latencies(runs: list[Callable[[Any], Any]], example: Any, options: InferenceOptions,
+              failed: dict[int, str]) -> list[tuple[float, float, int] | None]:
+    """(p50 ms, p99 ms, timed calls) of each run on one example, after ``warmup`` calls each,
+    the runs interleaved; ``repeats`` rounds or ``max_seconds`` for all of them."""
     import numpy as np
 
-    for _ in range(options.warmup):
-        run(example)
-    times: list[float] = []
-    deadline = time.perf_counter() + options.max_seconds
-    while len(times) < options.repeats and (len(times) < options.min_calls or time.perf_counter() < deadline):
-        start = time.perf_counter()
-        run(example)
-        times.append(time.perf_counter() - start)
-    ms = np.asarray(times) * 1000.0
-    return float(np.percentile(ms, 50)), float(np.percentile(ms, 99)), len(times)
+    _interleaved(runs, example, options.warmup, options.warmup, 0.0, failed)
+    times = _interleaved(runs, example, options.repeats, options.min_calls, options.max_seconds, failed)
+    out: list[tuple[float, float, int] | None] = []
+    for calls in times:
+        ms = np.asarray(calls) * 1000.0
+        out.append((float(np.percentile(ms, 50)), float(np.percentile(ms, 99)), len(calls)) if len(calls) else None)
+    return out
 
 
-def throughput(run: Callable[[Any], Any], batch: Any, options: InferenceOptions) -> float:
-    """Examples per second of ``run(batch)`` over at least ``throughput_seconds`` (3 calls)."""
-    run(batch)
-    run(batch)
-    calls, start = 0, time.perf_counter()
-    while calls < 3 or time.perf_counter() - start < options.throughput_seconds:
-        run(batch)
-        calls += 1
-    return calls * len(batch) / (time.perf_counter() - start)
+def throughputs(runs: list[Callable[[Any], Any]], batch: Any, options: InferenceOptions,
+                failed: dict[int, str]) -> list[float | None]:
+    """Examples per second of each run on ``batch`` (two warm-up calls each), interleaved, over
+    at least ``throughput_seconds`` per run (3 calls)."""
+    _interleaved(runs, batch, 2, 2, 0.0, failed)
+    times = _interleaved(runs, batch, 10**9, 3, options.throughput_seconds * len(runs), failed)
+    return [len(calls) * len(batch) / sum(calls) if calls else None for calls in times]
 
 
 def outputs_of(run: Callable[[Any], Any], x: Any, batch_size: int) -> Any:
@@ -134,7 +156,9 @@ def _runtimes(name: str, fmt: str, model: Any, splits: dict[str, Any], options: 
 def bench_entry(name: str, formats: list[str], options: InferenceOptions | None = None, quiet_tf: bool = True,
                 on_row: Callable[[BenchRow], None] | None = None) -> list[BenchRow]:
     """Rows for entry ``name``'s trained model in each format; a format that fails gives a
-    ``failed`` row naming why (a missing package with its install line), the others go on."""
+    ``failed`` row naming why (a missing package with its install line), the others go on.
+    Every runtime is opened (exported when needed) and scored first; then batch-1 latency and
+    batch-64 throughput are measured with the runtimes interleaved, call by call."""
     import numpy as np
 
     from zoo.export import load_for_export, saved_entry, take_examples
@@ -152,6 +176,7 @@ def bench_entry(name: str, formats: list[str], options: InferenceOptions | None 
     reference = outputs_of(KerasRuntime(model, "function").run, x, options.batch_size)
     batch = np.resize(x, (options.batch_size, *x.shape[1:])) if len(x) < options.batch_size else x[:options.batch_size]
     rows: list[BenchRow] = []
+    opened: list[tuple[dict[str, Any], Any, dict[str, Any]]] = []  # (row base, runtime, facts)
     for fmt in formats:
         kind, quantization = FORMATS[fmt]
         base: dict[str, Any] = {"kind": "inference", "entry": name, "format": kind, "quantization": quantization,
@@ -159,38 +184,43 @@ def bench_entry(name: str, formats: list[str], options: InferenceOptions | None 
                                 "inference_batch_size": options.batch_size, "params": int(model.count_params()),
                                 "threads": options.threads or usable_cpus()}
         try:
-            runtimes = _runtimes(name, fmt, model, splits, options, quiet_tf)
+            opened += [(base, runtime, facts) for runtime, facts in _runtimes(name, fmt, model, splits, options, quiet_tf)]
         except (ZooError, OSError, ValueError, RuntimeError) as exc:
-            row = BenchRow(**base, runtime=fmt, status="failed", error=f"{type(exc).__name__}: {exc}"[:500],
-                           metrics={})  # type: ignore[typeddict-item]
-            rows.append(row)
-            if on_row:
-                on_row(row)
+            rows.append(BenchRow(**base, runtime=fmt, status="failed", error=f"{type(exc).__name__}: {exc}"[:500],
+                                 metrics={}))  # type: ignore[typeddict-item]
+    failed: dict[int, str] = {}
+    outputs: list[Any] = []
+    for i, (_, runtime, _) in enumerate(opened):
+        try:
+            outputs.append(reference if getattr(runtime, "mode", None) == "function" else
+                           outputs_of(runtime.run, x, options.batch_size))
+        except Exception as exc:  # noqa: BLE001  a runtime's own failure: a failed row, not a crash
+            failed[i] = f"{type(exc).__name__}: {exc}"[:500]
+            outputs.append(None)
+    runs = [runtime.run for _, runtime, _ in opened]
+    timed = latencies(runs, x[:1], options, failed)
+    per_second = throughputs(runs, batch, options, failed)
+    for i, (base, runtime, facts) in enumerate(opened):
+        if i in failed:
+            rows.append(BenchRow(**base, runtime=runtime.runtime, status="failed", metrics={},  # type: ignore[typeddict-item]
+                                 error=failed[i]))
             continue
-        for runtime, facts in runtimes:
-            try:
-                outputs = reference if getattr(runtime, "mode", None) == "function" else \
-                    outputs_of(runtime.run, x, options.batch_size)
-                p50, p99, calls = latency(runtime.run, x[:1], options)
-                per_second = throughput(runtime.run, batch, options)
-            except Exception as exc:  # noqa: BLE001  a runtime's own failure: a failed row, not a crash
-                row = BenchRow(**base, runtime=runtime.runtime, status="failed", metrics={},
-                               error=f"{type(exc).__name__}: {exc}"[:500])  # type: ignore[typeddict-item]
-            else:
-                agreement = None
-                if entry.task == "multiclass":
-                    agreement = float(np.mean(outputs.argmax(1) == reference.argmax(1)))
-                elif entry.task == "binary":
-                    agreement = float(np.mean((outputs[:, 0] >= 0.5) == (reference[:, 0] >= 0.5)))
-                row = BenchRow(**base, **facts, runtime=runtime.runtime, status="ok", error=None,  # type: ignore[typeddict-item]
-                               size_bytes=runtime.size_bytes, metrics={split: score(outputs, y, entry.task)},
-                               latency_p50_ms=p50, latency_p99_ms=p99, latency_calls=calls,
-                               inference_samples_per_second=per_second,
-                               max_abs_diff=float(np.abs(outputs - reference).max()), agreement=agreement,
-                               model_dir=str(runtime.path))
-            rows.append(row)
-            if on_row:
-                on_row(row)
+        out = outputs[i]
+        agreement = None
+        if entry.task == "multiclass":
+            agreement = float(np.mean(out.argmax(1) == reference.argmax(1)))
+        elif entry.task == "binary":
+            agreement = float(np.mean((out[:, 0] >= 0.5) == (reference[:, 0] >= 0.5)))
+        p50, p99, calls = timed[i]  # type: ignore[misc]
+        rows.append(BenchRow(**base, **facts, runtime=runtime.runtime, status="ok", error=None,  # type: ignore[typeddict-item]
+                             size_bytes=runtime.size_bytes, metrics={split: score(out, y, entry.task)},
+                             latency_p50_ms=p50, latency_p99_ms=p99, latency_calls=calls,
+                             inference_samples_per_second=per_second[i],
+                             max_abs_diff=float(np.abs(out - reference).max()), agreement=agreement,
+                             model_dir=str(runtime.path)))
+    if on_row:
+        for row in rows:
+            on_row(row)
     return rows
 
 
@@ -253,5 +283,5 @@ def _entry_config(name: str) -> dict[str, Any]:
         return {}
 
 
-__all__ = ["FORMATS", "DEFAULT_FORMATS", "InferenceOptions", "parse_formats", "latency", "throughput", "score",
+__all__ = ["FORMATS", "DEFAULT_FORMATS", "InferenceOptions", "parse_formats", "latencies", "throughputs", "score",
            "bench_entry", "run_inference_bench"]

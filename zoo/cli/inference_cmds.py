@@ -12,9 +12,10 @@ from zoo.cli.common import verbose
               help="Comma-separated: keras (model.predict, direct call, tf.function), saved_model, tflite, "
                    "tflite-float16, tflite-dynamic, tflite-int8, onnx.")
 @click.option("--repeats", type=click.IntRange(1), default=200, show_default=True,
-              help="Timed batch-1 calls per runtime (after 10 warm-up calls; fewer if --max-seconds runs out).")
-@click.option("--max-seconds", type=click.FloatRange(min=0.1), default=10.0, show_default=True,
-              help="Time budget of the batch-1 latency measurement per runtime (at least 20 calls).")
+              help="Timed batch-1 calls per runtime, the runtimes interleaved call by call (after 10 warm-up "
+                   "calls each; fewer if --max-seconds runs out).")
+@click.option("--max-seconds", type=click.FloatRange(min=0.1), default=30.0, show_default=True,
+              help="Time budget of the batch-1 latency rounds, all runtimes together (at least 20 calls each).")
 @click.option("--examples", type=click.IntRange(1), default=None,
               help="Evaluation examples scored per runtime [default: the whole test, else validation, split].")
 @click.option("--threads", type=click.IntRange(1), default=None,

@@ -83,13 +83,16 @@ def predict_cmd(ctx: click.Context, name: str, inputs: tuple[str, ...], top_k: i
     INPUTS are numbers (one example each, comma-separated values, raw as the data files hold them:
     pixels 0-255; scaled as in training) or PNG/JPEG/NPY files. Only the trained model's folder is
     read: the dataset and its data folder are not needed. Put `--` before negative numbers."""
-    from zoo.errors import NotTrainedError
+    from zoo.artifacts import model_dir
+    from zoo.errors import NotTrainedError, UnknownNameError
     from zoo.predict import predict
 
     try:
         results = predict(name, list(inputs), runtime, top_k, quantization, model_path, quiet_tf=not verbose(ctx))
     except NotTrainedError:
-        catalogue(ctx).resolve(name)  # an unknown name says so (with suggestions); else not trained
+        names = catalogue(ctx).names()
+        if not model_dir(name).exists() and name not in names:  # a typo says so, with suggestions
+            raise UnknownNameError("entry", name, names) from None
         raise
     if as_json:
         click.echo(json.dumps(results, indent=2))
