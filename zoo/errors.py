@@ -58,6 +58,10 @@ class NotTrainedError(ZooError):
     """An entry that has no saved model yet."""
 
 
+class ClusterError(ZooError):
+    """A multi-worker cluster that did not form, or lost a worker while training."""
+
+
 class ZooWarning(UserWarning):
     """Something a user should know that does not stop the command (a cache turned off, an
     optional package missing). Library code warns with it; the CLI prints ``zoo: warning: …``."""

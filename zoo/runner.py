@@ -17,6 +17,7 @@ from typing import Any
 from zoo import settings
 from zoo.artifacts import load_model, save_artifacts
 from zoo.compiling import compile_model, total_steps
+from zoo.distributed import evaluate_distributed, fit_distributed, is_multiworker
 from zoo.errors import IncompatibleError, ZooError
 from zoo.frozen_base import unfreeze_from
 from zoo.phases import FineTune, Fit, Phase, TrainHead, describe
@@ -128,6 +129,8 @@ def build_model(entry: Entry, registry: Registry) -> Any:
 
 def _fit(model: Any, datasets: dict[str, Any], epochs: int, initial_epoch: int, entry: Entry,
          callbacks: list[Any], verbose: Any) -> dict[str, list[float]]:
+    if is_multiworker(model):  # Keras's fit fails under this strategy: zoo's own loop
+        return fit_distributed(model, datasets, epochs, initial_epoch, entry, callbacks, verbose)
     history = model.fit(
         datasets["train"],
         validation_data=datasets.get("validation"),
@@ -173,6 +176,8 @@ def run_phase(phase: Phase, model: Any, entry: Entry, registry: Registry, data: 
 
 def score(model: Any, datasets: dict[str, Any]) -> dict[str, dict[str, float]]:
     """``model.evaluate`` on every split, as ``{split: {metric: value}}``."""
+    if is_multiworker(model):
+        return {name: evaluate_distributed(model, ds) for name, ds in datasets.items()}
     return {name: {k: float(v) for k, v in model.evaluate(ds, verbose=0, return_dict=True).items()}
             for name, ds in datasets.items()}
 

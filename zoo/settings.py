@@ -13,6 +13,7 @@
 | ``ZOO_SHARED_DATA`` | where the tests find the real datasets (default ``../shared/data`` beside the repository) |
 | ``ZOO_CPU_DEVICES=N`` | split the host CPU into N logical devices (``--cpu-devices``; set before TensorFlow starts) |
 | ``ZOO_MULTIWORKER=1`` | create the multi-worker strategy at TensorFlow start-up (``--strategy multiworker`` sets it) |
+| ``ZOO_MULTIWORKER_TIMEOUT`` | seconds the workers of a multi-worker cluster wait for each other to join (default 300) |
 
 Every ``ZOO_*`` variable is read here and nowhere else. A Ray task (``zoo bench --executor ray``,
 ``zoo tune``) gets this machine's :data:`FORWARDED` variables; ``ZOO_HOME`` stays each node's own.
@@ -95,6 +96,16 @@ def cpu_devices() -> int | None:
 def multiworker() -> bool:
     """``ZOO_MULTIWORKER=1``: make the multi-worker strategy when TensorFlow starts."""
     return flag("ZOO_MULTIWORKER")
+
+
+def multiworker_timeout() -> float:
+    """``ZOO_MULTIWORKER_TIMEOUT``: seconds the workers of a cluster wait for each other to join
+    (default 300); ``ValueError`` unless a positive number."""
+    value = os.environ.get("ZOO_MULTIWORKER_TIMEOUT", "").strip()
+    seconds = float(value) if value else 300.0
+    if not seconds > 0:
+        raise ValueError(f"ZOO_MULTIWORKER_TIMEOUT must be a positive number of seconds, not {value!r}")
+    return seconds
 
 
 #: What a job on another machine (a Ray task) takes from this one's environment. ZOO_HOME is not

@@ -1,4 +1,4 @@
-"""Narrow uses of Keras internals: workarounds for upstream bugs, and one fast path Keras lacks.
+"""Narrow uses of Keras internals: a workaround for an upstream bug, and one fast path Keras lacks.
 Each is applied only where it is asked for, and each steps aside if a Keras release has
 restructured what it touches.
 
@@ -9,27 +9,6 @@ optimizer's update runs as a chain of element-wise kernels, each one a pass over
 (an RMSprop update of InceptionV3's 38.5 M-weight head is about twice as slow). Compiling only
 the update fuses it into one pass and leaves the matmuls to oneDNN.
 
-**Multi-worker training** (:func:`patch_keras_multiworker`).
-
-Keras 3's TensorFlow trainer breaks ``model.fit`` under ``MultiWorkerMirroredStrategy``
-(keras-team/keras#20585, tensorflow/tensorflow#72388), in two places:
-
-1. ``TensorFlowTrainer._maybe_symbolic_build`` builds the model from the first batch of the
-   distributed dataset by *reducing that batch across workers* (``strategy.reduce`` on a
-   ``PerReplica`` batch), which fails: "Attempt to convert a value (PerReplica…) to a Tensor".
-   Building needs only the batch's shapes, so one replica's local batch is enough.
-2. ``reduce_per_replica`` averages the per-replica step results of a multi-worker run with
-   ``strategy.reduce("MEAN", v, axis=0)``, but the results are scalars (loss, metrics):
-   "Invalid reduction dimension 0 for input with 0 dimensions". A scalar is averaged across the
-   replicas with ``axis=None``; batched outputs keep ``axis=0``.
-
-:func:`patch_keras_multiworker` replaces exactly those two functions with versions that do the
-above for a multi-worker strategy and defer to Keras's own code in every other case. zoo applies
-it when it creates a ``MultiWorkerMirroredStrategy`` (:mod:`zoo.tfruntime`), never otherwise.
-The test that proves it (two workers on localhost, synchronous weights, a correct mean) is
-``tests/test_multiworker.py``; when a Keras release fixes the bugs, that test says whether the
-patch can go.
-
 **Several steps per execution under several replicas** (:func:`steps_per_execution_for_strategy`).
 Keras 3.15's multi-step loop (``steps_per_execution > 1``, a ``tf.while_loop`` over optional
 inputs) fails under any strategy with more than one replica: "You must feed a value for
@@ -38,51 +17,6 @@ placeholder tensor 'while/…/Placeholder'". zoo then runs one step per executio
 from __future__ import annotations
 
 from typing import Any
-
-
-def patch_keras_multiworker() -> bool:
-    """Make Keras's TensorFlow trainer work under ``MultiWorkerMirroredStrategy``.
-
-    Idempotent. Returns False, changing nothing, when this Keras lacks the internals the patch
-    replaces (a later release has restructured them, and may have fixed the bugs)."""
-    try:
-        from keras.src import tree
-        from keras.src.backend.tensorflow import trainer as tf_trainer
-
-        original_reduce = tf_trainer.reduce_per_replica
-        original_build = tf_trainer.TensorFlowTrainer._maybe_symbolic_build
-        is_multiworker = tf_trainer._collective_all_reduce_multi_worker
-    except (ImportError, AttributeError):
-        return False
-    if getattr(original_reduce, "zoo_patch", False):
-        return True  # applied already
-    import tensorflow as tf
-
-    def local_value(value: Any, strategy: Any) -> Any:
-        if isinstance(value, tf.distribute.DistributedValues):
-            return strategy.experimental_local_results(value)[0]
-        return value
-
-    def maybe_symbolic_build(self: Any, iterator: Any = None, data_batch: Any = None) -> None:
-        strategy = self._distribute_strategy
-        if strategy is None or iterator is None or not is_multiworker(strategy):
-            return original_build(self, iterator=iterator, data_batch=data_batch)
-        for _, _, batches in iterator:  # the first batch only, as Keras does
-            data_batch = tree.map_structure(lambda v: local_value(v, strategy), next(batches))
-            break
-        with strategy.scope():
-            self._symbolic_build(data_batch=data_batch)
-
-    def reduce_per_replica(values: Any, strategy: Any, reduction: str) -> Any:
-        if reduction not in ("auto", "mean") or not is_multiworker(strategy):
-            return original_reduce(values, strategy, reduction)
-        return tree.map_structure(
-            lambda v: strategy.reduce("MEAN", v, axis=0 if v.shape.rank else None), values)
-
-    reduce_per_replica.zoo_patch = True  # type: ignore[attr-defined]
-    tf_trainer.reduce_per_replica = reduce_per_replica
-    tf_trainer.TensorFlowTrainer._maybe_symbolic_build = maybe_symbolic_build
-    return True
 
 
 def jit_optimizer_update(optimizer: Any) -> bool:

@@ -71,8 +71,10 @@ def import_tensorflow(
         _split_cpu(tf)
         if settings.multiworker():
             # MultiWorkerMirroredStrategy configures collective ops, which TensorFlow accepts only
-            # before it initialises its devices; later instances in this process then work.
-            _STATE["multiworker"] = tf.distribute.MultiWorkerMirroredStrategy()
+            # before it initialises its devices; it waits (boundedly) for every worker to join.
+            from zoo.distributed import create_strategy
+
+            _STATE["multiworker"] = create_strategy(_multiworker_timeout())
         tf.config.list_logical_devices()  # device init prints CUDA notices: keep them in here
     if not verbose:
         import logging
@@ -81,6 +83,15 @@ def import_tensorflow(
     _STATE["tf"] = tf
     _STATE["threads"] = (intra_op_threads, inter_op_threads)
     return tf
+
+
+def _multiworker_timeout() -> float:
+    try:
+        return settings.multiworker_timeout()
+    except ValueError as exc:
+        from zoo.errors import ClusterError
+
+        raise ClusterError(str(exc)) from None
 
 
 def _split_cpu(tf: Any) -> None:
@@ -117,11 +128,14 @@ def distribution_env(strategy: str, cpu_devices: int | None = None) -> dict[str,
 def multiworker_strategy() -> Any:
     """The process's ``MultiWorkerMirroredStrategy``: the one made at import when
     ``ZOO_MULTIWORKER=1`` (TensorFlow accepts it only before device initialisation), else a
-    new one (which works only if TensorFlow has not initialised its devices yet)."""
-    tf = import_tensorflow()
+    new one (which works only if TensorFlow has not initialised its devices yet). Models built
+    under it train with zoo's own loop (:mod:`zoo.distributed`), not Keras's ``fit``."""
+    import_tensorflow()
     if "multiworker" not in _STATE:
+        from zoo.distributed import create_strategy
+
         try:
-            _STATE["multiworker"] = tf.distribute.MultiWorkerMirroredStrategy()
+            _STATE["multiworker"] = create_strategy(_multiworker_timeout())
         except RuntimeError as exc:
             from zoo.errors import IncompatibleError
 
@@ -129,9 +143,6 @@ def multiworker_strategy() -> Any:
                 f"multiworker strategy: {exc}; set ZOO_MULTIWORKER=1 (zoo bench --strategy multiworker does) "
                 "so that it is created when TensorFlow starts"
             ) from None
-    from zoo.tfcompat import patch_keras_multiworker
-
-    patch_keras_multiworker()  # Keras 3's fit fails under this strategy without it
     return _STATE["multiworker"]
 
 
