@@ -125,7 +125,7 @@ def test_example_plugins_own_tests_pass(example_site: Path, tmp_path: Path):
     done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(EXAMPLE)],
                           capture_output=True, text=True, env=env, timeout=600)
     assert done.returncode == 0, done.stdout[-3000:]
-    assert "11 passed" in done.stdout
+    assert "12 passed" in done.stdout
 
 
 # -- broken plugins ------------------------------------------------------------------------------

@@ -10,6 +10,19 @@ def test_entry_trains_and_learns(tmp_path, monkeypatch):
     assert (tmp_path / "models" / "example-spirals-mlp" / "model.keras").exists()
 
 
+def test_predictions_speak_the_class_names(tmp_path, monkeypatch):
+    from zoo.testing import run_cli, train_entry
+
+    monkeypatch.setenv("ZOO_HOME", str(tmp_path))
+    monkeypatch.setenv("ZOO_OFFLINE", "1")
+    train_entry("example-spirals-mlp")
+    result = run_cli(["predict", "example-spirals-mlp", "0.5,-0.2", "--top-k", "1"])
+    assert result.exit_code == 0, result.output
+    item, shown = result.stdout.strip().split("\t")
+    label, probability = shown.split(" ")
+    assert item == "0.5,-0.2" and label in ("arm-0", "arm-1", "arm-2") and 0.0 < float(probability) <= 1.0
+
+
 def test_accepts_refuses_images():
     from zoo_example_plugin.plugin import mlp_accepts
 

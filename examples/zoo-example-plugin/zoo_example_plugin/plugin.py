@@ -89,6 +89,18 @@ def spiral_classes(arms: int = 3, **params: Any) -> int:
     return int(arms)
 
 
+def spiral_names(arms: int = 3, **params: Any) -> list[str]:
+    """One label per class id, saved with a trained model and printed by ``zoo predict``; like
+    num_classes it may follow the params."""
+    return [f"arm-{arm}" for arm in range(int(arms))]
+
+
+def spiral_preprocessing(**params: Any) -> dict[str, Any]:
+    """What the loader does to a raw input, as plain data saved with a trained model, so that
+    ``zoo predict`` needs neither this plugin nor TensorFlow: the coordinates as they are."""
+    return {"kind": "numeric", "scale": 1.0}
+
+
 def spirals_where(**params: Any) -> dict[str, Any]:
     """For ``zoo data list``: generated in memory, nothing on disk."""
     return {"path": None, "origin": "generated in memory", "bytes": 0}
@@ -157,6 +169,8 @@ def register_datasets(register):
         task="multiclass",
         input_shape=(2,),
         num_classes=spiral_classes,
+        class_names=spiral_names,
+        preprocessing=spiral_preprocessing,
         description="Interleaved 2-D spiral arms, one class per arm, generated from a seed.",
         params={"arms": 3, "points_per_arm": 300, "noise": 0.15, "turns": 1.0, "seed": 0},
         tags=("example", "synthetic"),
