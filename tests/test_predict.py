@@ -186,3 +186,28 @@ def test_class_names_that_fit_are_kept():
     pm, records = load_plugins(extra=[("named", NamedData(("a", "b", "c")))], strict=False, disabled=set())
     spec = collect(pm, records).dataset("named-data")
     assert spec.names_for({}) == ["a", "b", "c"] and spec.to_dict()["class_names"] == ["a", "b", "c"]
+
+
+class PreppedData:
+    def __init__(self, prep):
+        self.prep = prep
+
+    @zoo.hookimpl
+    def register_datasets(self, register):
+        register("prepped-data", lambda: {}, task="multiclass", input_shape=(4, 4, 1), num_classes=3,
+                 preprocessing=lambda **params: self.prep)
+
+
+@pytest.mark.parametrize("prep, problem", [
+    ({"kind": "magic"}, "kind 'image' or 'numeric'"),
+    ({"kind": "image", "image_size": [4, 4], "color_mode": "cmyk"}, "color_mode grayscale|rgb|rgba"),
+    (None, "must return a dict"),
+])
+def test_preprocessing_must_be_data_predict_can_apply(prep, problem):
+    pm, records = load_plugins(extra=[("prepped", PreppedData(prep))], strict=False, disabled=set())
+    spec = collect(pm, records).dataset("prepped-data")
+    with pytest.raises(ValueError, match=problem):
+        spec.preprocessing_for({})
+    good = PreppedData({"kind": "image", "image_size": [4, 4], "color_mode": "grayscale", "scale": 1 / 255})
+    pm, records = load_plugins(extra=[("prepped", good)], strict=False, disabled=set())
+    assert collect(pm, records).dataset("prepped-data").preprocessing_for({})["scale"] == pytest.approx(1 / 255)

@@ -65,6 +65,9 @@ class BenchRow(TypedDict, total=False):
     max_abs_diff: float | None       # largest output difference from the Keras model (evaluation split)
     agreement: float | None          # top-1 agreement with the Keras model (classifiers)
     threads: int | None
+    export_seconds: float            # when this bench made the export: how long it took,
+    parity: str                      # its parity line (zoo export's),
+    parity_passed: bool              # and whether it passed
     flops_per_sample: int | None
     gflops_per_second: float | None
     peak_rss_mb: float

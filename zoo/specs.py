@@ -102,7 +102,13 @@ class DatasetSpec:
         ``params``, as plain data (:mod:`zoo.preprocess`); ``None`` when the dataset declares none."""
         if self.preprocessing is None:
             return None
-        return self.preprocessing(**{**self.params, **params})
+        prep = self.preprocessing(**{**self.params, **params})
+        if not isinstance(prep, dict) or prep.get("kind") not in ("image", "numeric"):
+            raise ValueError(f"preprocessing must return a dict with kind 'image' or 'numeric', got {prep!r}")
+        if prep["kind"] == "image" and (not isinstance(prep.get("image_size"), (list, tuple))
+                                        or prep.get("color_mode") not in ("grayscale", "rgb", "rgba")):
+            raise ValueError(f"image preprocessing needs image_size [H, W] and color_mode grayscale|rgb|rgba, got {prep!r}")
+        return dict(prep)
 
     def to_dict(self) -> dict[str, Any]:
         def show(value: Any) -> Any:
