@@ -221,8 +221,24 @@ def _check_entries(root_params: dict, params: dict) -> None:
         names.extend(catalogue.expand(params["patterns"]))
     if params.get("all_entries"):
         names.extend(catalogue.names())
+    from zoo.targets import check_targets, overrides_for
+
+    check_targets(overrides, names)  # an ENTRY:KEY=VALUE names an entry of the command
+    check_targets(params.get("sweeps", ()), names, "--sweep")
     for name in names:
-        catalogue.resolve(name, overrides)
+        catalogue.resolve(name, overrides_for(name, overrides))
+
+
+def runs_for_real(command: Command) -> bool:
+    """Commands that train but are cheap: hello-dense's train/predict, and the benches with an
+    ``ENTRY:KEY=VALUE`` override (docs/benchmarks.md's example: hello-dense, fashion-dense for 50
+    steps), run for real."""
+    if command.argv[:2] in (["train", "hello-dense"], ["predict", "hello-dense"]):
+        return True
+    from zoo.targets import split_target
+
+    return command.argv[0] == "bench" and any(
+        split_target(value)[0] for option, value in zip(command.argv, command.argv[1:]) if option in ("--set", "--sweep"))
 
 
 @pytest.mark.parametrize("command", COMMANDS, ids=lambda c: c.id)
@@ -234,11 +250,13 @@ def test_doc_command(command: Command, zoo_home):
         known = cli.list_commands(cli.make_context("zoo", ["list"], resilient_parsing=True))
         assert command.argv[0] in known or command.argv[0].startswith("-") or is_tutorial(command), command.id
         return
-    if command.argv[0] in RUN or command.expected_error or command.argv[:2] in (["train", "hello-dense"],
-                                                                                ["predict", "hello-dense"]):
+    if command.argv[0] in RUN or command.expected_error or runs_for_real(command):
         if command.argv[0] == "predict":
             _invoke(["train", "hello-dense", "--quiet", "--set", "epochs=50"], {})
-        result = _invoke(command.argv, command.env)
+        env = dict(command.env)
+        if command.argv[0] == "bench":  # its run goes to a history of its own, not the shared one
+            env.setdefault("ZOO_HOME", str(zoo_home / "bench-home"))
+        result = _invoke(command.argv, env)
         if command.expected_error:
             assert result.exit_code != 0, f"{command.id} should fail with {command.expected_error}"
             assert command.expected_error in result.stderr, result.stderr
@@ -293,6 +311,9 @@ def test_a_wrong_doc_command_fails(zoo_home):
     with pytest.raises(ZooError):
         _check_entries(ctx.params, params)
     ctx, _, params = _parse(["train", "fashion-cnn", "--set", "epoch=1"])
+    with pytest.raises(ZooError):
+        _check_entries(ctx.params, params)
+    ctx, _, params = _parse(["bench", "hello-dense", "fashion-cnn", "--set", "fashion-cnm:epochs=1"])
     with pytest.raises(ZooError):
         _check_entries(ctx.params, params)
     block = Block(REPO / "README.md", 1, "console", "$ zoo show fashion-cnn\nzoo: error: nope", None)

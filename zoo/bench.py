@@ -29,6 +29,7 @@ from zoo.catalogue import parse_override
 from zoo.errors import CatalogueError, ZooError
 from zoo.executors import BenchOptions, Executor, Job, LocalExecutor, run_worker
 from zoo.rows import BenchRow, failed_row
+from zoo.targets import check_targets, overrides_for, split_target
 
 Progress = Callable[[str], None]
 
@@ -58,26 +59,30 @@ def split_values(text: str) -> list[str]:
     return values
 
 
-def parse_sweep(items: Sequence[str]) -> list[tuple[str, list[str]]]:
-    """``--sweep KEY=V1,V2`` options as ``[(key, [value, ...]), ...]``."""
-    axes: list[tuple[str, list[str]]] = []
+def parse_sweep(items: Sequence[str], entry: str | None = None) -> list[tuple[str, list[str]]]:
+    """``--sweep KEY=V1,V2`` options as ``[(key, [value, ...]), ...]``: the axes that apply to
+    ``entry``, i.e. every ``KEY=…`` and, with ``entry``, its own ``ENTRY:KEY=…`` (prefix dropped)."""
+    axes: list[tuple[str | None, str, list[str]]] = []
     for item in items:
-        key, sep, text = item.partition("=")
+        target, plain = split_target(item, "--sweep")
+        key, sep, text = plain.partition("=")
         key = key.strip()
         values = split_values(text) if sep else []
         if not key or not values or any(not v for v in values):
-            raise CatalogueError(f"--sweep {item!r}: expected KEY=V1,V2,..., e.g. --sweep learning_rate=0.001,0.01")
+            raise CatalogueError(f"--sweep {item!r}: expected KEY=V1,V2,... or ENTRY:KEY=V1,V2,..., e.g. --sweep learning_rate=0.001,0.01")
         parse_override(f"{key}={values[0]}")
-        if any(key == other for other, _ in axes):
-            raise CatalogueError(f"--sweep {key}=... is given twice; list every value in one --sweep")
-        axes.append((key, values))
-    return axes
+        # Twice for one entry: the same key for every entry, or for the same entry (or both).
+        if any(key == other and (target is None or whom is None or target == whom) for whom, other, _ in axes):
+            raise CatalogueError(f"--sweep {key}=... is given twice{f' for {target}' if target else ''}; "
+                                 f"list every value in one --sweep")
+        axes.append((target, key, values))
+    return [(key, values) for target, key, values in axes if target is None or target == entry]
 
 
-def sweep_points(items: Sequence[str]) -> list[tuple[str, ...]]:
-    """The grid of ``--sweep`` options as override lists, the last key varying fastest;
-    ``[()]`` (one point, no overrides) without a sweep."""
-    axes = parse_sweep(items)
+def sweep_points(items: Sequence[str], entry: str | None = None) -> list[tuple[str, ...]]:
+    """The grid of ``--sweep`` options that apply to ``entry`` as override lists, the last key
+    varying fastest; ``[()]`` (one point, no overrides) without a sweep."""
+    axes = parse_sweep(items, entry)
     return [tuple(f"{key}={value}" for (key, _), value in zip(axes, point, strict=True))
             for point in itertools.product(*(values for _, values in axes))]
 
@@ -90,15 +95,19 @@ def seeds_for(base_seed: int, repeats: int) -> list[int]:
 def plan_jobs(names: Sequence[str], catalogue: Any, options: BenchOptions, sweep: Sequence[str] = ()
               ) -> tuple[list[Job], list[tuple[Job, str]]]:
     """Every entry × sweep point × repeat as a :class:`Job` (resolved: its config, resources and
-    seed), and the jobs whose entry does not resolve, with the reason (failed at once, no worker)."""
-    points = sweep_points(sweep)
+    seed), and the jobs whose entry does not resolve, with the reason (failed at once, no worker).
+    ``ENTRY:KEY=…`` overrides and sweeps apply to that entry only, and label its rows without
+    the prefix."""
+    check_targets(options.overrides, names, "--set")
+    check_targets(sweep, names, "--sweep")
     jobs: list[Job] = []
     broken: list[tuple[Job, str]] = []
     for name in names:
-        for point in points:
+        own = overrides_for(name, options.overrides)
+        for point in sweep_points(sweep, name):
             label = " ".join(point) or None
             try:
-                entry = catalogue.resolve(name, [*options.overrides, *point])
+                entry = catalogue.resolve(name, [*own, *point])
             except ZooError as exc:
                 for repeat in range(options.repeats):
                     title = f"{name}{f' [{label}]' if label else ''}"
@@ -106,7 +115,7 @@ def plan_jobs(names: Sequence[str], catalogue: Any, options: BenchOptions, sweep
                 continue
             for repeat, seed in enumerate(seeds_for(entry.recipe.seed, options.repeats)):
                 extra = (*point, *([f"seed={seed}"] if options.repeats > 1 else []))
-                config = catalogue.resolve(name, [*options.overrides, *extra]).to_dict() if extra else entry.to_dict()
+                config = catalogue.resolve(name, [*own, *extra]).to_dict() if extra else entry.to_dict()
                 which = f"#{repeat + 1}" if options.repeats > 1 else ""
                 title = (f"{name}{f' #{repeat + 1} (seed {seed})' if options.repeats > 1 else ''}"
                          f"{f' [{label}]' if label else ''}")

@@ -33,6 +33,7 @@ from typing import Any, Protocol
 from zoo import settings
 from zoo.errors import ZooError
 from zoo.rows import BenchRow, failed_row
+from zoo.targets import overrides_for
 from zoo.tfruntime import _captured_stderr, distribution_env
 
 Progress = Callable[[str], None]
@@ -122,7 +123,7 @@ def run_worker(entry: str, options: BenchOptions, repeat: int = 0, overrides: Se
                    "--strategy", options.strategy, "--label", label]
         for path in options.registries:
             command += ["--registry", str(path)]
-        for item in [*options.overrides, *overrides]:
+        for item in [*overrides_for(entry, options.overrides), *overrides]:
             command += ["--set", item]
         if options.save:
             command.append("--save")

@@ -14,6 +14,7 @@ import click
 
 from zoo.cli.common import catalogue, distribution_options, set_option, verbose
 from zoo.errors import ZooError
+from zoo.targets import check_targets
 
 
 class _FormatType(click.ParamType):
@@ -47,9 +48,10 @@ def _format_option(func: Any) -> Any:
 @click.option("--tag", default=None, help="Only entries with this tag.")
 @click.option("--exclude", multiple=True, metavar="PATTERN", help="Skip entries matching PATTERN; repeatable.")
 @set_option
-@click.option("--sweep", "sweeps", multiple=True, metavar="KEY=V1,V2",
+@click.option("--sweep", "sweeps", multiple=True, metavar="[ENTRY:]KEY=V1,V2",
               help="Run the grid of these overrides (as --set), one row per point, labelled with its "
-                   "overrides; repeatable: --sweep learning_rate=0.001,0.01 --sweep batch_size=32,64 is 4 points.")
+                   "overrides; repeatable: --sweep learning_rate=0.001,0.01 --sweep batch_size=32,64 is 4 points. "
+                   "ENTRY:KEY=V1,V2 sweeps that entry only.")
 @click.option("--repeats", type=click.IntRange(1), default=1, show_default=True,
               help="Runs per entry (seeds seed, seed+1, …); the table shows medians ± stdev.")
 @distribution_options
@@ -94,9 +96,11 @@ def bench_cmd(ctx: click.Context, patterns: tuple[str, ...], all_entries: bool, 
         names = [n for n in names if n in allowed]
     if not names:
         raise ZooError(f"no entry matches {' '.join(patterns) or '*'}" + (f" with tag {tag!r}" if tag else ""))
+    check_targets(overrides, names, "--set")  # a wrong ENTRY: prefix stops here, before anything runs
+    check_targets(sweeps, names, "--sweep")
     root = ctx.find_root().obj or {}
     runner = executor_for(executor, address)
-    points = len(bench.sweep_points(sweeps))
+    points = [len(bench.sweep_points(sweeps, name)) for name in names]
     options = bench.BenchOptions(overrides=overrides, registries=tuple(root.get("registries", ())), repeats=repeats,
                                  strategy=strategy, cpu_devices=cpu_devices, timeout=timeout, save=save,
                                  verbose=verbose(ctx))
@@ -111,7 +115,8 @@ def bench_cmd(ctx: click.Context, patterns: tuple[str, ...], all_entries: bool, 
                        "executor": executor, "address": address}
         run_id = store.start_run(command=shlex.join(["zoo", *sys.argv[1:]]), options=run_options,
                                  environment=base_environment(), note=note)
-        grid = f" × {points} sweep points" if sweeps else ""
+        grid = ((f" × {points[0]} sweep points" if len(set(points)) == 1 else f" ({sum(points)} sweep points in all)")
+                if sweeps else "")
         click.echo(f"zoo: bench run #{run_id}: {len(names)} entr{'y' if len(names) == 1 else 'ies'}{grid} "
                    f"× {repeats} → {store.path}", err=True)
     env_stored = False

@@ -9,6 +9,7 @@ import click
 
 from zoo.cli.common import catalogue, emit, format_option, set_option, verbose
 from zoo.output import to_json
+from zoo.targets import own_overrides
 
 
 @click.command("list")
@@ -34,7 +35,7 @@ def list_cmd(ctx: click.Context, patterns: tuple[str, ...], tag: str | None, dat
 def show_cmd(ctx: click.Context, name: str, overrides: tuple[str, ...], summary: bool, fmt: str) -> None:
     """Show one resolved entry: parts, params, recipe, target and where each field came from."""
     cat = catalogue(ctx)
-    entry = cat.resolve(name, overrides)
+    entry = cat.resolve(name, own_overrides(name, overrides))
     registry = cat.registry
     data: dict[str, Any] = entry.to_dict()
     arch, ds = registry.architecture(entry.architecture.name), registry.dataset(entry.dataset.name)

@@ -47,9 +47,11 @@ def distribution_options(func: Any) -> Any:
 
 def set_option(func: Any) -> Any:
     return click.option(
-        "--set", "overrides", multiple=True, metavar="KEY=VALUE",
+        "--set", "overrides", multiple=True, metavar="[ENTRY:]KEY=VALUE",
         help="Override a field for this command, e.g. --set epochs=1 --set architecture.units=512 "
-             "--set dataset.data_dir=PATH; repeatable.",
+             "--set dataset.data_dir=PATH; repeatable, applied in order (a later one wins). "
+             "ENTRY:KEY=VALUE applies to that entry only, e.g. zoo bench hello-dense fashion-dense "
+             "--set fashion-dense:epochs=1; the ENTRY must be one the command runs.",
     )(func)
 
 

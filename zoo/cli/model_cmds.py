@@ -7,6 +7,7 @@ import click
 
 from zoo.cli.common import catalogue, distribution_options, set_option, verbose
 from zoo.output import to_json
+from zoo.targets import own_overrides
 
 
 @click.command("train")
@@ -27,7 +28,7 @@ def train_cmd(ctx: click.Context, name: str, overrides: tuple[str, ...], quiet: 
     from zoo.tfruntime import distribution_env
 
     cat = catalogue(ctx)
-    entry = cat.resolve(name, overrides)
+    entry = cat.resolve(name, own_overrides(name, overrides))
     os.environ.update(distribution_env(strategy, cpu_devices))  # read when TensorFlow starts, below
     result = runner.train(entry, cat.registry, verbose=0 if quiet else "auto", quiet_tf=not verbose(ctx),
                           strategy=strategy).result
@@ -53,7 +54,7 @@ def evaluate_cmd(ctx: click.Context, name: str, overrides: tuple[str, ...], as_j
     from zoo import runner
 
     cat = catalogue(ctx)
-    entry = cat.resolve(name, overrides)
+    entry = cat.resolve(name, own_overrides(name, overrides))
     metrics = runner.evaluate(entry, cat.registry, quiet_tf=not verbose(ctx))
     if as_json:
         click.echo(to_json(metrics))

@@ -19,6 +19,7 @@ import click
 
 from zoo.cli.common import catalogue, set_option, verbose
 from zoo.errors import CatalogueError, ZooError
+from zoo.targets import own_overrides
 
 
 def variant_text(name: str, base: str, overrides: list[str], comment: str) -> str:
@@ -127,6 +128,7 @@ def tune_cmd(ctx: click.Context, name: str, space_items: tuple[str, ...], trials
     if bool(write_entry) != bool(registry_file):
         raise click.UsageError("--write-entry NAME and --registry FILE go together")
     space = tune.parse_space(space_items)
+    overrides = tuple(own_overrides(name, overrides))  # NAME:KEY=VALUE is NAME's, as on zoo bench
     cat = catalogue(ctx)
     root = ctx.find_root().obj or {}
     registries = tuple(root.get("registries", ()))
