@@ -151,10 +151,18 @@ def bench(names: Sequence[str], catalogue: Any, options: BenchOptions,
             on_row(row, config)
 
     for job, error in broken:  # an entry that does not resolve fails here, cheaply, once per repeat slot
-        record(job, job.failed(error), {"name": job.entry})
+        record(job, job.failed(error, epochs=0), {"name": job.entry})
     for job, row in executor.run(jobs, options, progress):
         record(job, row, job.config)
     return [row for _, row in sorted(finished, key=lambda pair: pair[0])]
+
+
+def trained_nothing(rows: Sequence[BenchRow]) -> bool:
+    """Whether every row failed before its first epoch ended (an entry that did not resolve, a
+    dataset that is not there, a loader that raised): such a run is not worth keeping in the
+    history. A row that trained an epoch, failed later, or was stopped from outside (timed out,
+    killed: ``epochs`` unknown) counts as trained."""
+    return bool(rows) and all(row.get("status") != "ok" and row.get("epochs") == 0 for row in rows)
 
 
 def describe(row: BenchRow) -> str:
@@ -186,4 +194,4 @@ def _sigterm_as_interrupt() -> Any:
 
 
 __all__ = ["BenchOptions", "bench", "plan_jobs", "run_worker", "seeds_for", "describe", "failed_row", "parse_sweep",
-           "sweep_points", "split_values"]
+           "sweep_points", "split_values", "trained_nothing"]

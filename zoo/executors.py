@@ -39,6 +39,9 @@ from zoo.tfruntime import _captured_stderr, distribution_env
 Progress = Callable[[str], None]
 log = logging.getLogger(__name__)
 EXECUTORS: tuple[str, ...] = ("local", "ray")
+#: A worker's line at the end of an epoch (:func:`zoo.measure.progress_callback` always writes one
+#: for the first epoch): "  [entry] epoch 1/5 3.2s loss=…". Batch lines ("epoch 1/5 batch 3/9") differ.
+EPOCH_END = re.compile(r"\bepoch \d+/\d+ \d+(?:\.\d+)?s(?:\s|$)")
 #: Object store of a Ray that zoo starts itself (rows are small; Ray's default takes 30 % of RAM).
 LOCAL_RAY_OBJECT_STORE = 300_000_000
 
@@ -135,12 +138,15 @@ def run_worker(entry: str, options: BenchOptions, repeat: int = 0, overrides: Se
         proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env,
                                 text=True, errors="replace", bufsize=1)
         tail: collections.deque[str] = collections.deque(maxlen=20)
+        epoch_ended = threading.Event()
 
         def forward() -> None:
             assert proc.stdout is not None
             for line in proc.stdout:
                 line = line.rstrip("\n")
                 tail.append(line)
+                if not epoch_ended.is_set() and EPOCH_END.search(line):
+                    epoch_ended.set()
                 progress(line if line.startswith(label) else f"{label} | {line}")
 
         reader = threading.Thread(target=forward, daemon=True)
@@ -184,6 +190,8 @@ def run_worker(entry: str, options: BenchOptions, repeat: int = 0, overrides: Se
                 last = next((l for l in reversed(tail) if l.strip()), "")
                 error = f"worker exited with status {proc.returncode}" + (f": {last.strip()}" if last else "")
             row = failed_row(entry, error, repeat)
+        elif row.get("status") != "ok" and "epochs" not in row and not epoch_ended.is_set():
+            row["epochs"] = 0  # the worker failed before its first epoch ended: nothing trained
         row["wall_seconds"] = wall
         row.setdefault("peak_rss_mb", child_peak)
         if not row.get("peak_rss_mb"):

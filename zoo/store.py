@@ -228,6 +228,12 @@ class Store:
         with self.transaction() as conn:
             conn.execute("UPDATE runs SET status = ?, finished_at = ? WHERE id = ?", (status, _now(), run_id))
 
+    def delete_run(self, run_id: int) -> None:
+        """Remove a run and its rows (``zoo bench`` drops a run in which nothing trained)."""
+        with self.transaction() as conn:
+            conn.execute("DELETE FROM rows WHERE run_id = ?", (run_id,))
+            conn.execute("DELETE FROM runs WHERE id = ?", (run_id,))
+
     # -- reading ------------------------------------------------------------------------------
     def _run_info(self, record: sqlite3.Row) -> RunInfo:
         status = record["status"]

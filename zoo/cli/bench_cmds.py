@@ -132,6 +132,7 @@ def bench_cmd(ctx: click.Context, patterns: tuple[str, ...], all_entries: bool, 
 
     previous = bench._sigterm_as_interrupt()
     status = "failed"
+    rows: list[dict[str, Any]] = []
     try:
         rows = bench.bench(names, cat, options, on_row=on_row, sweep=sweeps, executor=runner)
         status = "finished"
@@ -144,7 +145,14 @@ def bench_cmd(ctx: click.Context, patterns: tuple[str, ...], all_entries: bool, 
 
             signal.signal(signal.SIGTERM, previous)
         if store is not None:
-            store.finish_run(run_id, status)
+            if status == "finished" and bench.trained_nothing(rows):
+                # Every row failed before training (a bad path, an entry that does not resolve):
+                # the history keeps measurements, not typos.
+                store.delete_run(run_id)
+                click.echo(f"zoo: nothing trained, so run #{run_id} is not kept in the history", err=True)
+                run_id = None
+            else:
+                store.finish_run(run_id, status)
             store.close()
     summary = report.aggregate(rows)
     for row in summary:
