@@ -5,7 +5,7 @@ import warnings
 from typing import Any
 
 from zoo.errors import IncompatibleError, ZooWarning
-from zoo.specs import Entry
+from zoo.specs import Entry, Recipe
 
 
 def make_optimizer(entry: Entry, total_steps: int | None = None) -> Any:
@@ -34,6 +34,7 @@ def make_optimizer(entry: Entry, total_steps: int | None = None) -> Any:
             if "decay_steps" not in schedule:
                 if not total_steps:
                     raise IncompatibleError(f"entry {entry.name!r}: lr_schedule needs decay_steps here")
+                check_warmup(entry.name, recipe, int(total_steps))
                 schedule["decay_steps"] = int(total_steps) - int(schedule.get("warmup_steps", 0))
             learning_rate = keras.optimizers.schedules.CosineDecay(**schedule)
         elif kind == "exponential":
@@ -47,6 +48,22 @@ def make_optimizer(entry: Entry, total_steps: int | None = None) -> Any:
         return optimizer.__class__(**{**optimizer.get_config(), **config}) if config else optimizer
     except (ValueError, TypeError) as exc:
         raise IncompatibleError(f"entry {entry.name!r}: optimizer {recipe.optimizer!r}: {exc}") from exc
+
+
+def check_warmup(name: str, recipe: Recipe, total_steps: int) -> None:
+    """A cosine schedule that decays over the rest of the run (no ``decay_steps`` of its own)
+    needs its ``warmup_steps`` below the run's optimizer steps: raise IncompatibleError, naming
+    both, before anything trains (Keras would fail deep inside with ``decay_steps`` ≤ 0)."""
+    schedule = recipe.lr_schedule or {}
+    if schedule.get("name", "cosine") != "cosine" or "decay_steps" in schedule:
+        return
+    warmup = int(schedule.get("warmup_steps") or 0)
+    if warmup and warmup >= total_steps:
+        per_epoch = total_steps // recipe.epochs if recipe.epochs else total_steps
+        raise IncompatibleError(
+            f"entry {name!r}: lr_schedule warmup_steps = {warmup} leaves no step to decay over: the run "
+            f"has {total_steps} optimizer steps ({recipe.epochs} epoch(s) × {per_epoch} steps per epoch); "
+            f"lower warmup_steps or train for more steps")
 
 
 def total_steps(entry: Entry, train_examples: int) -> int:
@@ -85,4 +102,4 @@ def compile_model(model: Any, entry: Entry, steps: int | None = None, *, head_on
     )
 
 
-__all__ = ["make_optimizer", "total_steps", "compile_model"]
+__all__ = ["make_optimizer", "check_warmup", "total_steps", "compile_model"]

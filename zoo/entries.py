@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from dataclasses import fields as dataclass_fields
 from typing import Any
 
+from zoo.compiling import check_warmup
 from zoo.errors import CatalogueError, IncompatibleError, UnknownNameError, ZooError
 from zoo.metrics import (BINARY_LOSSES, DEFAULT_LOSS, DEFAULT_METRICS, LABEL_SMOOTHING_LOSSES, MODES,
                          MULTICLASS_LOSSES, improvement_mode)
@@ -165,6 +166,8 @@ def resolve_raw(raw: RawEntry, registry: Registry) -> Entry:
         callbacks.append(ref)
 
     recipe = _recipe(raw)
+    if recipe.steps_per_epoch:  # the run's length is known already: a warm-up longer than it fails here
+        check_warmup(raw.name, recipe, recipe.epochs * recipe.steps_per_epoch)
     task = data.task
     data_params = {**data.params, **data_ref.params}
     try:
