@@ -229,6 +229,7 @@ def resolve_raw(raw: RawEntry, registry: Registry) -> Entry:
     sources = {path: raw.source_of(path) for path in paths(raw.fields)}
     for key in RECIPE_KEYS:
         sources.setdefault(key, "default" if key not in ("loss", "metrics") or key in raw.fields else f"dataset task ({task})")
+    sources.setdefault("resources", "default")
     tags = raw.fields.get("tags", [])
     return Entry(
         name=raw.name,

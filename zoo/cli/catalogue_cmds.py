@@ -91,6 +91,11 @@ def _print_entry(data: dict[str, Any]) -> None:
     dataset = data["dataset"]
     if dataset.get("source") or dataset.get("licence"):
         line("data source", f"{dataset.get('source') or '-'} (licence: {dataset.get('licence') or '-'})", "dataset")
+    resources = data.get("resources") or {}
+    # Where each amount was set (a --set names its own key); else the table's source, or "default".
+    given = dict.fromkeys(sources[f"resources.{k}"] for k in resources if f"resources.{k}" in sources)
+    sources["resources"] = ", ".join(given) or sources.get("resources") or "default"
+    line("resources", " ".join(f"{k}={v:g}" for k, v in resources.items()) or "-")
     line("tags", ", ".join(data.get("tags", [])) or "-")
     if data.get("metadata"):
         line("metadata", json.dumps(data["metadata"], default=str))
