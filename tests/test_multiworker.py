@@ -16,7 +16,6 @@ import contextlib
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -24,6 +23,8 @@ from pathlib import Path
 
 import pytest
 from conftest import REPO
+
+from zoo.testing import local_tf_configs
 
 pytestmark = pytest.mark.slow
 
@@ -47,25 +48,15 @@ with open(out + ".json", "w") as handle:
 """
 
 
-def _free_ports(count: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(count)]
-    try:
-        for s in sockets:
-            s.bind(("127.0.0.1", 0))
-        return [s.getsockname()[1] for s in sockets]
-    finally:
-        for s in sockets:
-            s.close()
-
-
 def _env(home: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in ("ZOO_REGISTRY", "TF_CONFIG", "ZOO_MULTIWORKER")}
     return {**env, "ZOO_HOME": str(home), "ZOO_OFFLINE": "1", **extra}
 
 
-def _tf_config(ports: list[int], index: int) -> str:
-    return json.dumps({"cluster": {"worker": [f"127.0.0.1:{port}" for port in ports]},
-                       "task": {"type": "worker", "index": index}})
+def _port(config: str) -> str:
+    """The port of the worker a ``TF_CONFIG`` value is for."""
+    parsed = json.loads(config)
+    return parsed["cluster"]["worker"][parsed["task"]["index"]].rsplit(":", 1)[1]
 
 
 class Cluster:
@@ -118,10 +109,10 @@ def test_two_workers_train_one_model_like_one_process(shared_data: Path, tmp_pat
 
     driver = tmp_path / "driver.py"
     driver.write_text(DRIVER, encoding="utf-8")
-    home, ports = tmp_path / "home", _free_ports(2)
+    home, configs = tmp_path / "home", local_tf_configs(2)
     data = {"ZOO_DATA_DIR": str(shared_data)}
     workers = [cluster.start([sys.executable, str(driver), ENTRY, str(tmp_path / f"worker{i}"), "multiworker", *RECIPE],
-                             _env(home, ZOO_MULTIWORKER="1", TF_CONFIG=_tf_config(ports, i), **data))
+                             _env(home, ZOO_MULTIWORKER="1", TF_CONFIG=configs[i], **data))
                for i in range(2)]
     # At the same time, the same global batches in one process, under no strategy: Keras's own fit.
     alone = cluster.start([sys.executable, str(driver), ENTRY, str(tmp_path / "alone"), "default", *RECIPE],
@@ -173,14 +164,14 @@ def _wait_for_epochs(path: Path, epochs: int, proc: subprocess.Popen, timeout: f
 
 @pytest.mark.parametrize("killed", [0, 1], ids=["chief-killed", "worker-killed"])
 def test_a_killed_worker_stops_the_other_with_one_clear_line(killed: int, tmp_path: Path, cluster: Cluster) -> None:
-    home, ports = tmp_path / "home", _free_ports(2)
+    home, configs = tmp_path / "home", local_tf_configs(2)
     workers = []
     for i in range(2):
         csv = f'callbacks=[{{name = "csv-logger", filename = "{tmp_path / f"epochs{i}.csv"}"}}]'
         workers.append(cluster.start(
             [sys.executable, "-m", "zoo", "train", "hello-dense", "--strategy", "multiworker", "--quiet",
              "--set", "epochs=1000000", "--set", csv],
-            _env(home, TF_CONFIG=_tf_config(ports, i))))
+            _env(home, TF_CONFIG=configs[i])))
     _wait_for_epochs(tmp_path / f"epochs{1 - killed}.csv", 20, workers[1 - killed], timeout=300)
     workers[killed].kill()
     killed_at = time.monotonic()
@@ -202,8 +193,8 @@ def test_the_docs_two_workers_on_one_machine(tmp_path: Path, cluster: Cluster) -
     marker = text.index("<!-- docs-test: skip tests/test_multiworker.py runs this block")
     block = text[marker:].split("```bash\n", 1)[1].split("```", 1)[0]
     assert "23456" in block and "23457" in block and "zoo train hello-dense --strategy multiworker" in block
-    ports = _free_ports(2)
-    script = block.replace("23456", str(ports[0])).replace("23457", str(ports[1]))
+    configs = local_tf_configs(2)
+    script = block.replace("23456", _port(configs[0])).replace("23457", _port(configs[1]))
     env = _env(tmp_path / "home", PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
     # Its own process group, so that the workers it starts in the background are killed with it.
     shell = cluster.start(["bash", "-c", script], env, group=True)
@@ -215,14 +206,14 @@ def test_the_docs_two_workers_on_one_machine(tmp_path: Path, cluster: Cluster) -
 
 
 def test_a_worker_alone_gives_up_after_the_timeout(tmp_path: Path, cluster: Cluster) -> None:
-    ports = _free_ports(2)  # the second worker is never started, as when its port was taken
+    configs = local_tf_configs(2)  # the second worker is never started, as when its port was taken
     started = time.monotonic()
     proc = cluster.start([sys.executable, "-m", "zoo", "train", "hello-dense", "--strategy", "multiworker"],
-                         _env(tmp_path / "home", TF_CONFIG=_tf_config(ports, 0), ZOO_MULTIWORKER_TIMEOUT="5"))
+                         _env(tmp_path / "home", TF_CONFIG=configs[0], ZOO_MULTIWORKER_TIMEOUT="5"))
     code, _, err = cluster.wait(proc, timeout=180)
     assert code == 1, err[-3000:]
     lines = [line for line in err.splitlines() if line.startswith("zoo: error:")]
     assert len(lines) == 1 and "Traceback" not in err, err[-3000:]
     assert "the multi-worker cluster did not form within 5s" in lines[0]
-    assert f"no answer from worker 1 (127.0.0.1:{ports[1]})" in lines[0], lines[0]
+    assert f"no answer from worker 1 (127.0.0.1:{_port(configs[1])})" in lines[0], lines[0]
     assert time.monotonic() - started < 150  # TensorFlow's import, then 5 s, then out

@@ -69,6 +69,7 @@ from zoo.splits import SPLITS
 __all__ = [
     "ContractError", "ContractSkip", "Problem", "Case", "ContractReport",
     "contract_cases", "check_plugin", "assert_plugin_ok", "zoo_contract", "run_cli", "train_entry",
+    "local_tf_configs",
 ]
 
 #: The number of classes used to check a multiclass head when no entry says otherwise.
@@ -828,3 +829,21 @@ if _pytest is not None:
         return assert_plugin_ok
 else:  # pragma: no cover
     zoo_contract = None  # type: ignore[assignment]
+
+
+def local_tf_configs(workers: int) -> list[str]:
+    """``TF_CONFIG`` values for a ``MultiWorkerMirroredStrategy`` cluster of ``workers`` processes
+    on 127.0.0.1, one per worker (index order), on ports free when this is called. For tests and
+    benchmarks that start a cluster on one machine; a real cluster writes its own (docs/scale.md)."""
+    import socket
+
+    sockets = [socket.socket() for _ in range(workers)]
+    try:
+        for sock in sockets:
+            sock.bind(("127.0.0.1", 0))
+        ports = [sock.getsockname()[1] for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
+    cluster = {"worker": [f"127.0.0.1:{port}" for port in ports]}
+    return [json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}}) for index in range(workers)]
