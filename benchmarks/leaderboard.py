@@ -13,7 +13,7 @@ per-repeat ratios of its training time to the course script's, and whether it re
 catalogue target (median test figure) in no more time than the course script (median ratio ≤ 1).
 The load average is recorded before every run: on a shared machine, read the figures with it.
 
-    python benchmarks/leaderboard.py [--entries fashion-cnn fashion-cnn-fast fashion-resnet] [--repeats 5]
+    python benchmarks/leaderboard.py [--entries fashion-cnn fashion-cnn-fast fashion-compact-cnn] [--repeats 5]
 
 ``--quick``: one repeat, the course script for 1 epoch on 256 real images, the entries on a stand-in
 image folder (tests/test_benchmark_leaderboard.py runs it): a smoke run, no measurement.
@@ -30,7 +30,7 @@ from typing import Any
 from _common import QUICK_NOTE, add_quick, course_script, env, machine, median, quick_overrides, summary
 
 COURSE = "course script"
-DEFAULT_ENTRIES = ("fashion-cnn", "fashion-cnn-fast", "fashion-resnet")
+DEFAULT_ENTRIES = ("fashion-cnn", "fashion-cnn-fast", "fashion-compact-cnn")
 FRESH_SEED = 100  # benchmarks/recipe_sweep.py selects with seeds under this one
 
 

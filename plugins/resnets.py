@@ -1,11 +1,18 @@
-"""Past the course: small BatchNorm / residual CNNs designed for accuracy per CPU-second.
+"""Past the course: small CNNs designed for accuracy per CPU-second.
+
+``compact-cnn`` is stages of 3×3 Conv-ReLU, each followed by an optional max-pool and an optional
+BatchNorm (placed after the pool, where it costs a quarter as much), then Flatten, dropout, one
+hidden Dense layer and the task's head. On a 2-core CPU, TensorFlow's oneDNN kernels fuse
+Conv + bias + ReLU but not BatchNorm, which nearly halves training throughput, so the shipped
+entry (``fashion-compact-cnn``, registry.toml) uses none; how it was chosen, on a validation split
+held out of the training images, is in docs/benchmarks.md ("Method") and benchmarks/RESULTS.md.
 
 ``bn-resnet`` is a stem convolution, then stages of 3×3 convolutions, each followed by
 BatchNorm and ReLU, with a max-pool between stages and (optionally) a residual shortcut around
 each pair of convolutions, global average pooling, dropout and the task's head. Widths, depths
 and the shortcut are params, so the catalogue's variants are data, not code; the shipped entry
-(``fashion-resnet``, registry.toml) was chosen on a validation split held out of the training
-images (docs/benchmarks.md, "Method").
+is a catalogue setting away; at the widths tried it trained at about half ``compact-cnn``'s
+speed for less validation accuracy (benchmarks/RESULTS.md).
 """
 from __future__ import annotations
 
@@ -18,6 +25,61 @@ RESNET_PARAMS: dict[str, Any] = {
     "stem_filters": 32, "stem_pool": True, "filters": [32, 64], "convs_per_stage": 2, "residual": True,
     "head": "gap", "dense_units": 0, "dropout": 0.0,
 }
+
+
+COMPACT_PARAMS: dict[str, Any] = {
+    "filters": [32, 64, 128], "padding": ["same", "same", "valid"], "pool": [True, True, False],
+    "batch_norm": False, "dropout": 0.3, "dense_units": 128,
+}
+
+
+def build_compact_cnn(input_shape: tuple[int, ...], num_classes: int, task: str = "multiclass", *,
+                      filters: Any = (32, 64, 128), padding: Any = ("same", "same", "valid"),
+                      pool: Any = (True, True, False), batch_norm: Any = False, dropout: float = 0.3,
+                      dense_units: int = 128) -> Any:
+    """Per stage: Conv2D(3×3, ReLU, ``padding``) [→ MaxPool(2) where ``pool``] [→ BatchNorm where
+    ``batch_norm``] → Flatten → [Dropout] → Dense(``dense_units``, ReLU) → head. ``padding``,
+    ``pool`` and ``batch_norm`` are one value for every stage or a list, one per stage."""
+    import keras
+
+    widths = [int(f) for f in as_list(filters, len(filters) if isinstance(filters, (list, tuple)) else 1, "filters")]
+    paddings = as_list(padding, len(widths), "padding")
+    pools = as_list(pool, len(widths), "pool")
+    norms = as_list(batch_norm, len(widths), "batch_norm")
+    x = inputs = keras.Input(shape=tuple(input_shape), name="image")
+    for s, (width, pad, pooled, norm) in enumerate(zip(widths, paddings, pools, norms, strict=True), start=1):
+        x = keras.layers.Conv2D(width, 3, padding=str(pad), activation="relu", name=f"conv{s}")(x)
+        if pooled:
+            x = keras.layers.MaxPooling2D(2, name=f"pool{s}")(x)
+        if norm:
+            x = keras.layers.BatchNormalization(name=f"bn{s}")(x)
+    x = keras.layers.Flatten(name="flatten")(x)
+    if dropout:
+        x = keras.layers.Dropout(float(dropout), name="dropout")(x)
+    if dense_units:
+        x = keras.layers.Dense(int(dense_units), activation="relu", name="hidden")(x)
+    return keras.Model(inputs, output_layer(task, num_classes)(x), name="compact_cnn")
+
+
+def accepts_compact_cnn(input_shape: tuple[int, ...], num_classes: int, task: str, *, filters: Any = (32, 64, 128),
+                        padding: Any = ("same", "same", "valid"), pool: Any = (True, True, False),
+                        **_: Any) -> str | None:
+    """Cheap check: an image that the stages' valid convolutions and pools leave at least 1 pixel."""
+    if len(input_shape) != 3:
+        return f"needs images (height, width, channels), got shape {tuple(input_shape)}"
+    stages = len(filters) if isinstance(filters, (list, tuple)) else 1
+    try:
+        paddings, pools = as_list(padding, stages, "padding"), as_list(pool, stages, "pool")
+    except ValueError as exc:
+        return str(exc)
+    if any(p not in ("same", "valid") for p in paddings):
+        return f"padding must be 'same' or 'valid', got {paddings}"
+    size = min(int(input_shape[0]), int(input_shape[1]))
+    for pad, pooled in zip(paddings, pools, strict=True):
+        size = (size if pad == "same" else size - 2) // (2 if pooled else 1)
+        if size < 1:
+            return f"a {min(input_shape[:2])}-pixel side is too small for these stages"
+    return None
 
 
 def _conv_bn_relu(x: Any, filters: int, name: str, relu: bool = True) -> Any:
@@ -91,6 +153,16 @@ def accepts_bn_resnet(input_shape: tuple[int, ...], num_classes: int, task: str,
 
 @zoo.hookimpl
 def register_architectures(register):
+    register(
+        "compact-cnn",
+        build_compact_cnn,
+        description="Stages of 3×3 Conv-ReLU → [MaxPool] → [BatchNorm] (32/64/128, same/same/valid) → Flatten → "
+                    "Dropout → Dense(128) → task head: accuracy per CPU-second.",
+        params=dict(COMPACT_PARAMS),
+        tags=("cnn", "fast"),
+        tasks=("binary", "multiclass"),
+        accepts=accepts_compact_cnn,
+    )
     register(
         "bn-resnet",
         build_bn_resnet,

@@ -52,17 +52,17 @@ def test_quick_run_interleaves_the_course_script_and_an_entry(tmp_path):
         missing(f"real datasets not present at {data} (the course script reads Fashion-MNIST)")
     environ = {k: v for k, v in os.environ.items() if k not in ("ZOO_REGISTRY", "ZOO_DISABLE_PLUGINS")}
     environ.update(ZOO_HOME=str(tmp_path / "home"), ZOO_OFFLINE="1", TF_CPP_MIN_LOG_LEVEL="3", ZOO_DATA_DIR=str(data))
-    out = subprocess.run([sys.executable, str(BENCHMARKS / "leaderboard.py"), "--quick", "--entries", "fashion-resnet",
+    out = subprocess.run([sys.executable, str(BENCHMARKS / "leaderboard.py"), "--quick", "--entries", "fashion-compact-cnn",
                           "--first-seed", "7"], cwd=REPO, env=environ, capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr[-3000:]
     lines = out.stdout.strip().splitlines()
     runs = [json.loads(line) for line in lines if line.startswith('{"name"')]
-    assert [(r["name"], r["seed"]) for r in runs] == [("course script", None), ("fashion-resnet", 7)]
+    assert [(r["name"], r["seed"]) for r in runs] == [("course script", None), ("fashion-compact-cnn", 7)]
     assert runs[1]["run_id"] is not None  # stored in the history, for zoo runs and zoo report
     summary = json.loads(lines[-1])
     assert summary["summary"] == "leaderboard" and summary["quick"] is True and summary["repeats"] == 1
     new = summary["rows"][1]
-    assert new["entry"] == "fashion-resnet" and new["target"] == 0.93 and new["time / course"] > 0
+    assert new["entry"] == "fashion-compact-cnn" and new["target"] == 0.93 and new["time / course"] > 0
     # the stand-in images' class is a bright band: the entry learns it well above chance (0.1)
     assert new["median"] >= 0.3
     runs_listing = subprocess.run([sys.executable, "-m", "zoo", "runs"], env=environ, capture_output=True, text=True)

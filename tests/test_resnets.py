@@ -1,4 +1,5 @@
-"""The resnets plugin: bn-resnet, a small BatchNorm residual CNN (issue 19's entry past the course)."""
+"""The resnets plugin: compact-cnn (issue 19's entry past the course) and bn-resnet, a small BatchNorm
+residual CNN."""
 from __future__ import annotations
 
 import inspect
@@ -10,17 +11,20 @@ from zoo.testing import contract_cases
 from zoo_plugins import resnets
 
 
-@pytest.mark.parametrize("case", contract_cases("resnets", inputs={"bn-resnet": [(28, 28, 1), (100, 100, 3)]}),
+@pytest.mark.parametrize("case", contract_cases("resnets", inputs={"bn-resnet": [(28, 28, 1), (100, 100, 3)],
+                                                               "compact-cnn": [(28, 28, 1), (100, 100, 3)]}),
                          ids=str)
 def test_contract(case):
     case.check()
 
 
-def test_registered_params_are_the_builders_defaults():
+@pytest.mark.parametrize("name, builder", [("bn-resnet", resnets.build_bn_resnet),
+                                           ("compact-cnn", resnets.build_compact_cnn)])
+def test_registered_params_are_the_builders_defaults(name, builder):
     from zoo.registry import get_registry
 
-    spec = get_registry().architecture("bn-resnet")
-    signature = inspect.signature(resnets.build_bn_resnet)
+    spec = get_registry().architecture(name)
+    signature = inspect.signature(builder)
     defaults = {k: p.default for k, p in signature.parameters.items() if k not in ("input_shape", "num_classes", "task")}
     assert spec.params == {k: list(v) if isinstance(v, tuple) else v for k, v in defaults.items()}
     assert spec.plugin == "resnets" and spec.tasks == ("binary", "multiclass")
@@ -58,3 +62,30 @@ def test_binary_head_on_rgb_images():
 def test_accepts_says_what_does_not_fit(shape, params, reason):
     assert reason in resnets.accepts_bn_resnet(shape, 10, "multiclass", **params)
     assert resnets.accepts_bn_resnet((28, 28, 1), 10, "multiclass") is None
+
+
+def test_compact_cnn_stages_pools_and_norms():
+    model = resnets.build_compact_cnn((28, 28, 1), 10)
+    names = [layer.name for layer in model.layers]
+    # same, same, valid: 28 -> pool 14 -> pool 7 -> 5 (no pool on the last stage)
+    assert model.get_layer("conv3").output.shape[1:] == (5, 5, 128)
+    assert model.get_layer("flatten").output.shape[1:] == (5 * 5 * 128,)
+    assert "pool3" not in names and not [n for n in names if n.startswith("bn")]
+    assert names.index("dropout") < names.index("hidden") and model.output_shape == (None, 10)
+    normed = resnets.build_compact_cnn((28, 28, 1), 10, batch_norm=[False, True, True], dropout=0.0, dense_units=0)
+    norms = [layer.name for layer in normed.layers if layer.name.startswith("bn")]
+    assert norms == ["bn2", "bn3"]
+    # a BatchNorm follows its stage's pool, where the map is a quarter of the size
+    assert [layer.name for layer in normed.layers].index("bn2") == [layer.name for layer in normed.layers].index("pool2") + 1
+    assert "dropout" not in [layer.name for layer in normed.layers] and "hidden" not in [layer.name for layer in normed.layers]
+
+
+@pytest.mark.parametrize("shape, params, reason", [
+    ((28, 28), {}, "needs images"),
+    ((6, 6, 1), {}, "too small for these stages"),
+    ((28, 28, 1), {"padding": ["same", "valid"]}, "padding lists 2 values for 3 layer"),
+    ((28, 28, 1), {"padding": "full"}, "padding must be 'same' or 'valid'"),
+])
+def test_compact_cnn_accepts_says_what_does_not_fit(shape, params, reason):
+    assert reason in resnets.accepts_compact_cnn(shape, 10, "multiclass", **params)
+    assert resnets.accepts_compact_cnn((28, 28, 1), 10, "multiclass") is None

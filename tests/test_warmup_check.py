@@ -14,7 +14,7 @@ from zoo.errors import IncompatibleError
 from zoo.specs import Recipe
 from zoo.testing import run_cli
 
-MESSAGE = ("entry 'fashion-resnet': lr_schedule warmup_steps = 200 leaves no step to decay over: the run has "
+MESSAGE = ("entry 'fashion-compact-cnn': lr_schedule warmup_steps = 200 leaves no step to decay over: the run has "
            "20 optimizer steps (1 epoch(s) × 20 steps per epoch)")
 
 
@@ -34,26 +34,26 @@ def test_check_warmup() -> None:
 def test_a_known_run_length_fails_when_the_entry_resolves() -> None:
     catalogue = load_catalogue()
     with pytest.raises(IncompatibleError) as caught:
-        catalogue.resolve("fashion-resnet", ["steps_per_epoch=20", "epochs=1"])
+        catalogue.resolve("fashion-compact-cnn", ["steps_per_epoch=20", "epochs=1"])
     assert str(caught.value).startswith(MESSAGE)
-    assert catalogue.resolve("fashion-resnet", ["steps_per_epoch=201", "epochs=1"]).recipe.lr_schedule
+    assert catalogue.resolve("fashion-compact-cnn", ["steps_per_epoch=201", "epochs=1"]).recipe.lr_schedule
 
 
 def test_a_run_length_known_from_the_data_fails_when_the_optimizer_is_made() -> None:
-    entry = load_catalogue().resolve("fashion-resnet", ["batch_size=30000"])  # 5 epochs × 2 steps
+    entry = load_catalogue().resolve("fashion-compact-cnn", ["batch_size=30000"])  # 4 epochs × 2 steps
     steps = total_steps(entry, 60_000)
-    assert steps == 10
-    with pytest.raises(IncompatibleError, match=r"warmup_steps = 200 .* 10 optimizer steps \(5 epoch\(s\) × 2 "):
+    assert steps == 8
+    with pytest.raises(IncompatibleError, match=r"warmup_steps = 200 .* 8 optimizer steps \(4 epoch\(s\) × 2 "):
         make_optimizer(entry, steps)
     assert make_optimizer(entry, 1000) is not None
 
 
 def test_the_cli_says_it_in_one_line_before_training() -> None:
-    result = run_cli(["train", "fashion-resnet", "--set", "steps_per_epoch=20", "--set", "epochs=1"])
+    result = run_cli(["train", "fashion-compact-cnn", "--set", "steps_per_epoch=20", "--set", "epochs=1"])
     assert result.exit_code == 1
     assert result.stderr.startswith(f"zoo: error: {MESSAGE}") and result.stderr.count("\n") == 1, result.stderr
 
-    result = run_cli(["bench", "fashion-resnet", "--set", "steps_per_epoch=20", "--set", "epochs=1"])
+    result = run_cli(["bench", "fashion-compact-cnn", "--set", "steps_per_epoch=20", "--set", "epochs=1"])
     assert result.exit_code == 1
-    assert f"zoo: fashion-resnet: failed: {MESSAGE}" in result.stderr, result.stderr
+    assert f"zoo: fashion-compact-cnn: failed: {MESSAGE}" in result.stderr, result.stderr
     assert "Traceback" not in result.stderr and "decay_steps" not in result.stderr
