@@ -75,6 +75,10 @@ class BenchRow(TypedDict, total=False):
     wall_seconds: float
     node: str | None                 # the host that ran the row
     environment: dict[str, Any]
+    # attached after the fact: the history run that holds the row (the CLI's output), and the
+    # resolved entry it trained (zoo.store.Store.rows)
+    run_id: int
+    entry_config: dict[str, Any]
 
 
 #: Numeric fields summarised over repeats (median, with their spread).

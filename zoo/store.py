@@ -27,6 +27,7 @@ from typing import Any
 
 from zoo import settings
 from zoo.errors import DataError, ZooError
+from zoo.rows import BenchRow
 
 DB_FILE = "bench.sqlite"
 SCHEMA_VERSION = 1
@@ -204,7 +205,7 @@ class Store:
             )
             return int(cursor.lastrowid)
 
-    def add_row(self, run_id: int, row: dict[str, Any], entry_config: dict[str, Any] | None = None) -> int:
+    def add_row(self, run_id: int, row: BenchRow, entry_config: dict[str, Any] | None = None) -> int:
         """Store one finished benchmark row, committed before this returns."""
         with self.transaction() as conn:
             cursor = conn.execute(
@@ -269,9 +270,9 @@ class Store:
         record = self.conn.execute(f"{self._RUNS_QUERY} WHERE runs.id = ? GROUP BY runs.id", (run_id,)).fetchone()
         return self._run_info(record)
 
-    def rows(self, run_id: int) -> list[dict[str, Any]]:
+    def rows(self, run_id: int) -> list[BenchRow]:
         """The rows of a run in the order they finished, each with ``entry_config`` attached."""
-        rows = []
+        rows: list[BenchRow] = []
         for record in self.conn.execute("SELECT data, entry_config FROM rows WHERE run_id = ? ORDER BY id", (run_id,)):
             row = json.loads(record["data"])
             row["entry_config"] = json.loads(record["entry_config"])

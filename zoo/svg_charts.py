@@ -132,6 +132,16 @@ def _thin(values: Sequence[Any], limit: int = CURVE_POINTS) -> list[tuple[int, A
 
 
 # -- charts ------------------------------------------------------------------------------------------
+def _y_grid(y: _Axis, ticks: Sequence[float], left: float, right_edge: float, gap: float, lift: float) -> list[str]:
+    """A horizontal grid line per tick of ``y``, labelled ``gap`` pixels left of the plot."""
+    out = []
+    for tick in ticks:
+        py = y(tick)
+        out.append(f'<line class="grid" x1="{left}" x2="{right_edge}" y1="{_f(py)}" y2="{_f(py)}"/>'
+                   f'<text class="tick" x="{left - gap}" y="{_f(py + lift)}" text-anchor="end">{_tick_label(tick)}</text>')
+    return out
+
+
 def scatter_svg(group: Group, colours: Mapping[str, str]) -> str:
     """Headline metric against training time, one point per result, the Pareto front marked."""
     points = [r for r in group.results if r.value is not None and r.seconds is not None]
@@ -146,10 +156,7 @@ def scatter_svg(group: Group, colours: Mapping[str, str]) -> str:
         px = x(tick)
         out.append(f'<line class="grid" x1="{_f(px)}" x2="{_f(px)}" y1="{top}" y2="{height - bottom}"/>'
                    f'<text class="tick" x="{_f(px)}" y="{height - bottom + 16}" text-anchor="middle">{_tick_label(tick)}</text>')
-    for tick in y.ticks():
-        py = y(tick)
-        out.append(f'<line class="grid" x1="{left}" x2="{width - right}" y1="{_f(py)}" y2="{_f(py)}"/>'
-                   f'<text class="tick" x="{left - 6}" y="{_f(py + 4)}" text-anchor="end">{_tick_label(tick)}</text>')
+    out += _y_grid(y, y.ticks(), left, width - right, gap=6, lift=4)
     out.append(f'<rect class="frame" x="{left}" y="{top}" width="{width - left - right}" height="{height - top - bottom}"/>')
     scale = " (log scale)" if x.log else ""
     out.append(f'<text class="axis" x="{(left + width - right) / 2:.0f}" y="{height - 10}" text-anchor="middle">'
@@ -200,10 +207,7 @@ def curve_svg(history: Mapping[str, Sequence[Any]], name: str, colour: str, entr
     y = _Axis(present, height - bottom, top, log=None if "loss" in name or name in ("mae", "mse") else False)
     out = [(f'<svg class="curve" viewBox="0 0 {width} {height}" role="img" data-entry="{_e(entry)}" '
            f'data-series="{_e(name)}" aria-label="{_e(name)} per epoch">')]
-    for tick in y.ticks(4):
-        py = y(tick)
-        out.append(f'<line class="grid" x1="{left}" x2="{width - right}" y1="{_f(py)}" y2="{_f(py)}"/>'
-                   f'<text class="tick" x="{left - 4}" y="{_f(py + 3)}" text-anchor="end">{_tick_label(tick)}</text>')
+    out += _y_grid(y, y.ticks(4), left, width - right, gap=4, lift=3)
     for tick in [t for t in _nice_ticks(1, max(epochs, 2), 4) if t == int(t) and t >= 1]:
         px = x(tick)
         out.append(f'<text class="tick" x="{_f(px)}" y="{height - bottom + 13}" text-anchor="middle">{int(tick)}</text>')
