@@ -2,17 +2,17 @@
 
 ``compact-cnn`` is stages of 3×3 Conv-ReLU, each followed by an optional max-pool and an optional
 BatchNorm (placed after the pool, where it costs a quarter as much), then Flatten, dropout, one
-hidden Dense layer and the task's head. On a 2-core CPU, TensorFlow's oneDNN kernels fuse
-Conv + bias + ReLU but not BatchNorm, which nearly halves training throughput, so the shipped
-entry (``fashion-compact-cnn``, registry.toml) uses none; how it was chosen, on a validation split
-held out of the training images, is in docs/benchmarks.md ("Method") and benchmarks/RESULTS.md.
+hidden Dense layer and the task's head. The shipped entry (``fashion-compact-cnn``,
+registry.toml) uses no BatchNorm: on the 2-core CPU it was measured on, TensorFlow's oneDNN
+kernels fuse Conv + bias + ReLU but not Keras's BatchNorm, and the BatchNorm nets tried trained
+at about half the speed. How the entry was chosen, on a validation split held out of the training
+images, is in docs/benchmarks.md ("Method") and benchmarks/RESULTS.md.
 
 ``bn-resnet`` is a stem convolution, then stages of 3×3 convolutions, each followed by
 BatchNorm and ReLU, with a max-pool between stages and (optionally) a residual shortcut around
 each pair of convolutions, global average pooling, dropout and the task's head. Widths, depths
-and the shortcut are params, so the catalogue's variants are data, not code; the shipped entry
-is a catalogue setting away; at the widths tried it trained at about half ``compact-cnn``'s
-speed for less validation accuracy (benchmarks/RESULTS.md).
+and the shortcut are params, so its variants are data, not code. At the widths tried it trained
+at under half ``compact-cnn``'s speed for less validation accuracy (benchmarks/RESULTS.md).
 """
 from __future__ import annotations
 

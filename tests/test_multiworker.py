@@ -65,12 +65,14 @@ class Cluster:
     def __init__(self, folder: Path) -> None:
         self.folder, self.procs = folder, []
 
-    def start(self, command: list[str], env: dict[str, str], group: bool = False) -> subprocess.Popen:
+    def start(self, command: list[str], env: dict[str, str], group: bool = False,
+              cwd: Path | None = None) -> subprocess.Popen:
         """Start ``command``; with ``group``, in a new process group that :meth:`kill_all` kills whole."""
         index = len(self.procs)
         out = open(self.folder / f"proc{index}.out", "w")  # noqa: SIM115 - closed with the process
         err = open(self.folder / f"proc{index}.err", "w")  # noqa: SIM115
-        proc = subprocess.Popen(command, stdout=out, stderr=err, env=env, text=True, start_new_session=group)
+        proc = subprocess.Popen(command, stdout=out, stderr=err, env=env, text=True, start_new_session=group,
+                                cwd=cwd)
         proc.group = group  # type: ignore[attr-defined]
         proc.files = (out, err)  # type: ignore[attr-defined]
         self.procs.append(proc)
@@ -197,12 +199,13 @@ def test_the_docs_two_workers_on_one_machine(tmp_path: Path, cluster: Cluster) -
     script = block.replace("23456", _port(configs[0])).replace("23457", _port(configs[1]))
     env = _env(tmp_path / "home", PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
     # Its own process group, so that the workers it starts in the background are killed with it.
-    shell = cluster.start(["bash", "-c", script], env, group=True)
+    shell = cluster.start(["bash", "-c", script], env, group=True, cwd=tmp_path)
     code, out, err = cluster.wait(shell, timeout=300)
     assert code == 0, (out[-3000:], err[-3000:])
     assert "saved to " + str(tmp_path / "home" / "models" / "hello-dense") in out, out
     assert "not saved (not the chief worker)" in out, out
     assert sorted(p.name for p in (tmp_path / "home" / "models").iterdir()) == ["hello-dense"]
+    assert "trained hello-dense" in (tmp_path / "worker0.log").read_text()  # the block's logs, not the repo's
 
 
 def test_a_worker_alone_gives_up_after_the_timeout(tmp_path: Path, cluster: Cluster) -> None:
