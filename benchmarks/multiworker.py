@@ -16,6 +16,7 @@ Keras's ``fit``, per step.
 
     ZOO_DATA_DIR=../shared/data python benchmarks/multiworker.py [--entry fashion-dense]
         [--rounds 3] [--steps 300] [--set K=V ...] [--quick]
+    ZOO_MULTIWORKER=1 ZOO_DATA_DIR=../shared/data python benchmarks/multiworker.py --step-compare   # (b) alone
 
 ``--quick``: hello-dense (six points in memory), one round of a few steps: a smoke run of this
 script (tests/test_benchmark_multiworker.py), no measurement.
@@ -132,7 +133,9 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=300, help="steps per epoch")
     parser.add_argument("--epochs", type=int, default=3, help="epochs per bench run in part (a)")
     parser.add_argument("--set", dest="overrides", action="append", default=[])
-    parser.add_argument("--step-compare", action="store_true", help=argparse.SUPPRESS)  # part (b)'s process
+    parser.add_argument("--step-compare", action="store_true",
+                        help="part (b) only, in this process, printing its JSON line (needs ZOO_MULTIWORKER=1: "
+                             "the strategy must exist before any other TensorFlow op)")
     add_quick(parser)
     args = parser.parse_args()
     if args.step_compare:
