@@ -40,10 +40,10 @@ def test_a_known_run_length_fails_when_the_entry_resolves() -> None:
 
 
 def test_a_run_length_known_from_the_data_fails_when_the_optimizer_is_made() -> None:
-    entry = load_catalogue().resolve("fashion-compact-cnn", ["batch_size=30000"])  # 4 epochs × 2 steps
+    entry = load_catalogue().resolve("fashion-compact-cnn", ["batch_size=30000"])  # 6 epochs × 2 steps
     steps = total_steps(entry, 60_000)
-    assert steps == 8
-    with pytest.raises(IncompatibleError, match=r"warmup_steps = 200 .* 8 optimizer steps \(4 epoch\(s\) × 2 "):
+    assert steps == 12
+    with pytest.raises(IncompatibleError, match=r"warmup_steps = 200 .* 12 optimizer steps \(6 epoch\(s\) × 2 "):
         make_optimizer(entry, steps)
     assert make_optimizer(entry, 1000) is not None
 
