@@ -14,6 +14,7 @@ import subprocess
 import sys
 from html.parser import HTMLParser
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -342,3 +343,42 @@ def test_report_does_not_import_tensorflow_or_numpy(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
     assert (tmp_path / "r.html").stat().st_size > 1000
+
+
+def test_pareto_labels_do_not_overlap_and_name_each_entry_once() -> None:
+    from zoo.svg_charts import LABEL_CHAR_PX, LABEL_HEIGHT, place_labels
+
+    frame = (0.0, 0.0, 600.0, 300.0)
+    # Three points a few pixels apart (one entry's runs, another's beside them): each label moves.
+    spots = [(300.0, 100.0, "fashion-compact-cnn"), (306.0, 98.0, "fashion-cnn-fast"), (303.0, 104.0, "fashion-cnn")]
+    placed = place_labels(spots, frame, [(x, y) for x, y, _ in spots])
+    assert all(p is not None for p in placed)
+    boxes = []
+    for (x, base, anchor, text) in placed:
+        width = LABEL_CHAR_PX * len(text)
+        boxes.append((x if anchor == "start" else x - width, base - LABEL_HEIGHT + 2,
+                      x + width if anchor == "start" else x, base + 2))
+    for i, a in enumerate(boxes):
+        assert frame[0] <= a[0] and a[2] <= frame[2] and frame[1] <= a[1] and a[3] <= frame[3]
+        for b in boxes[i + 1:]:
+            assert not (a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]), (a, b)
+    # Near the right edge a label turns left; with no room anywhere it is left out, not drawn over.
+    (edge,) = place_labels([(595.0, 150.0, "entry")], frame)
+    assert edge is not None and edge[2] == "end"
+    assert place_labels([(5.0, 5.0, "x" * 200)], (0.0, 0.0, 20.0, 20.0)) == [None]
+
+
+def test_scatter_labels_one_per_entry_on_its_best_front_point() -> None:
+    import re
+
+    from zoo.leaderboard import Group
+    from zoo.svg_charts import scatter_svg
+
+    def result(entry: str, run: int, seconds: float, value: float) -> Any:
+        return SimpleNamespace(entry=entry, run_id=run, seconds=seconds, value=value, split="test", pareto=True)
+
+    results = [result("a", 1, 40.0, 0.91), result("a", 2, 41.0, 0.912), result("b", 3, 120.0, 0.93),
+               result("b", 4, 121.0, 0.931), result("b", 5, 124.0, 0.933)]
+    svg = scatter_svg(Group(metric="accuracy", higher=True, results=results), {"a": "#111", "b": "#222"})
+    assert re.findall(r'<text class="label"[^>]*>([^<]*)</text>', svg) == ["b", "a"]
+    assert svg.count("<circle") == 5

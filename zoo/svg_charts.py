@@ -142,6 +142,45 @@ def _y_grid(y: _Axis, ticks: Sequence[float], left: float, right_edge: float, ga
     return out
 
 
+#: At most this many Pareto labels per chart; the rest are named by their tooltips and colours.
+MAX_LABELS = 12
+#: A generous width per character of the 11 px bold label font, and the label's height, so an
+#: estimated box covers the rendered text (no font metrics without a browser).
+LABEL_CHAR_PX, LABEL_HEIGHT = 6.8, 12.0
+#: Where a label may go around its point, in order of preference: (dx, baseline dy, text-anchor).
+LABEL_SPOTS = ((9, -7, "start"), (-9, -7, "end"), (9, 16, "start"), (-9, 16, "end"), (10, 4, "start"),
+               (-10, 4, "end"))
+
+
+def _overlaps(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+def place_labels(spots: Sequence[tuple[float, float, str]], frame: tuple[float, float, float, float],
+                 circles: Sequence[tuple[float, float]] = (), radius: float = 7.0
+                 ) -> list[tuple[float, float, str, str] | None]:
+    """Greedy label placement: for each ``(x, y, text)`` in order, the first of ``LABEL_SPOTS`` whose
+    box stays inside ``frame`` (left, top, right, bottom) and clear of the labels placed before it
+    and of ``circles`` (other than its own point), as ``(x, baseline y, text-anchor, text)``;
+    ``None`` where no spot is free."""
+    taken: list[tuple[float, float, float, float]] = []
+    placed: list[tuple[float, float, str, str] | None] = []
+    for px, py, text in spots:
+        width = LABEL_CHAR_PX * len(text)
+        dots = [(cx - radius, cy - radius, cx + radius, cy + radius) for cx, cy in circles if (cx, cy) != (px, py)]
+        choice = None
+        for dx, dy, anchor in LABEL_SPOTS:
+            lx, base = px + dx, py + dy
+            box = (lx if anchor == "start" else lx - width, base - LABEL_HEIGHT + 2, (lx + width) if anchor == "start" else lx, base + 2)
+            inside = frame[0] <= box[0] and box[2] <= frame[2] and frame[1] <= box[1] and box[3] <= frame[3]
+            if inside and not any(_overlaps(box, other) for other in taken + dots):
+                choice = (lx, base, anchor, text)
+                taken.append(box)
+                break
+        placed.append(choice)
+    return placed
+
+
 def scatter_svg(group: Group, colours: Mapping[str, str]) -> str:
     """Headline metric against training time, one point per result, the Pareto front marked."""
     points = [r for r in group.results if r.value is not None and r.seconds is not None]
@@ -180,14 +219,18 @@ def scatter_svg(group: Group, colours: Mapping[str, str]) -> str:
                    f'fill="{colours.get(r.entry, PALETTE[0])}" data-entry="{_e(r.entry)}" data-run="{r.run_id}" '
                    f'data-seconds="{r.seconds!r}" data-value="{r.value!r}" data-pareto="{int(r.pareto)}">'
                    f'<title>{_e(tip)}</title></circle>')
-    labelled = front if len(front) <= 12 else front[:12]
-    repeated = {r.entry for r in labelled if sum(1 for o in labelled if o.entry == r.entry) > 1}
-    for r in labelled:
-        px, py = x(r.seconds), y(r.value)
-        name = f"{r.entry} #{r.run_id}" if r.entry in repeated else r.entry
-        anchor = "end" if px > width - right - 140 else "start"
-        dx = -9 if anchor == "end" else 9
-        out.append(f'<text class="label" x="{_f(px + dx)}" y="{_f(py - 7)}" text-anchor="{anchor}">{_e(name)}</text>')
+    # One label per entry, on its best point of the front (a run's colour names the others), placed
+    # best entry first where it overlaps neither another label nor a front point.
+    best: dict[str, Any] = {}
+    for r in sorted(front, key=lambda r: -r.value if group.higher else r.value):
+        best.setdefault(r.entry, r)
+    spots = [(x(r.seconds), y(r.value), r.entry) for r in list(best.values())[:MAX_LABELS]]
+    frame = (left, 0, width, height - bottom)  # the top margin and the right edge may hold a label
+    circles = [(x(r.seconds), y(r.value)) for r in front]
+    for placed in place_labels(spots, frame, circles):
+        if placed is not None:
+            lx, ly, anchor, name = placed
+            out.append(f'<text class="label" x="{_f(lx)}" y="{_f(ly)}" text-anchor="{anchor}">{_e(name)}</text>')
     out.append("</svg>")
     return "".join(out)
 
