@@ -14,7 +14,6 @@ import subprocess
 import sys
 from html.parser import HTMLParser
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -346,18 +345,15 @@ def test_report_does_not_import_tensorflow_or_numpy(tmp_path: Path) -> None:
 
 
 def test_pareto_labels_do_not_overlap_and_name_each_entry_once() -> None:
-    from zoo.svg_charts import LABEL_CHAR_PX, LABEL_HEIGHT, place_labels
+    from zoo.svg_charts import label_box, place_labels
 
     frame = (0.0, 0.0, 600.0, 300.0)
     # Three points a few pixels apart (one entry's runs, another's beside them): each label moves.
     spots = [(300.0, 100.0, "fashion-compact-cnn"), (306.0, 98.0, "fashion-cnn-fast"), (303.0, 104.0, "fashion-cnn")]
     placed = place_labels(spots, frame, [(x, y) for x, y, _ in spots])
     assert all(p is not None for p in placed)
-    boxes = []
-    for (x, base, anchor, text) in placed:
-        width = LABEL_CHAR_PX * len(text)
-        boxes.append((x if anchor == "start" else x - width, base - LABEL_HEIGHT + 2,
-                      x + width if anchor == "start" else x, base + 2))
+    boxes = [label_box(*p) for p in placed]
+    assert boxes[0][2] - boxes[0][0] > 100  # the box spans the text, so overlaps are real ones
     for i, a in enumerate(boxes):
         assert frame[0] <= a[0] and a[2] <= frame[2] and frame[1] <= a[1] and a[3] <= frame[3]
         for b in boxes[i + 1:]:
@@ -371,11 +367,12 @@ def test_pareto_labels_do_not_overlap_and_name_each_entry_once() -> None:
 def test_scatter_labels_one_per_entry_on_its_best_front_point() -> None:
     import re
 
-    from zoo.leaderboard import Group
+    from zoo.leaderboard import Group, Result
     from zoo.svg_charts import scatter_svg
 
-    def result(entry: str, run: int, seconds: float, value: float) -> Any:
-        return SimpleNamespace(entry=entry, run_id=run, seconds=seconds, value=value, split="test", pareto=True)
+    def result(entry: str, run: int, seconds: float, value: float) -> Result:
+        return Result(run_id=run, entry=entry, row={}, metric="accuracy", split="test", value=value, higher=True,
+                      seconds=seconds, pareto=True)
 
     results = [result("a", 1, 40.0, 0.91), result("a", 2, 41.0, 0.912), result("b", 3, 120.0, 0.93),
                result("b", 4, 121.0, 0.931), result("b", 5, 124.0, 0.933)]

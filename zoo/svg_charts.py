@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from html import escape
 from typing import Any
 
-from zoo.leaderboard import Group, finite
+from zoo.leaderboard import Group, Result, finite
 from zoo.report import number_text
 
 #: Colours of entries, the same in the leaderboard, the scatter chart and the curves.
@@ -152,26 +152,35 @@ LABEL_SPOTS = ((9, -7, "start"), (-9, -7, "end"), (9, 16, "start"), (-9, 16, "en
                (-10, 4, "end"))
 
 
-def _overlaps(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> bool:
+Box = tuple[float, float, float, float]  # left, top, right, bottom
+
+
+def _overlaps(a: Box, b: Box) -> bool:
     return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
 
 
-def place_labels(spots: Sequence[tuple[float, float, str]], frame: tuple[float, float, float, float],
+def label_box(x: float, baseline: float, anchor: str, text: str) -> Box:
+    """The estimated box of a label drawn at ``(x, baseline)`` with ``text-anchor`` ``anchor``."""
+    width = LABEL_CHAR_PX * len(text)
+    left = x if anchor == "start" else x - width
+    return (left, baseline - LABEL_HEIGHT + 2, left + width, baseline + 2)
+
+
+def place_labels(spots: Sequence[tuple[float, float, str]], frame: Box,
                  circles: Sequence[tuple[float, float]] = (), radius: float = 7.0
                  ) -> list[tuple[float, float, str, str] | None]:
     """Greedy label placement: for each ``(x, y, text)`` in order, the first of ``LABEL_SPOTS`` whose
     box stays inside ``frame`` (left, top, right, bottom) and clear of the labels placed before it
     and of ``circles`` (other than its own point), as ``(x, baseline y, text-anchor, text)``;
     ``None`` where no spot is free."""
-    taken: list[tuple[float, float, float, float]] = []
+    taken: list[Box] = []
     placed: list[tuple[float, float, str, str] | None] = []
     for px, py, text in spots:
-        width = LABEL_CHAR_PX * len(text)
         dots = [(cx - radius, cy - radius, cx + radius, cy + radius) for cx, cy in circles if (cx, cy) != (px, py)]
         choice = None
         for dx, dy, anchor in LABEL_SPOTS:
             lx, base = px + dx, py + dy
-            box = (lx if anchor == "start" else lx - width, base - LABEL_HEIGHT + 2, (lx + width) if anchor == "start" else lx, base + 2)
+            box = label_box(lx, base, anchor, text)
             inside = frame[0] <= box[0] and box[2] <= frame[2] and frame[1] <= box[1] and box[3] <= frame[3]
             if inside and not any(_overlaps(box, other) for other in taken + dots):
                 choice = (lx, base, anchor, text)
@@ -221,8 +230,8 @@ def scatter_svg(group: Group, colours: Mapping[str, str]) -> str:
                    f'<title>{_e(tip)}</title></circle>')
     # One label per entry, on its best point of the front (a run's colour names the others), placed
     # best entry first where it overlaps neither another label nor a front point.
-    best: dict[str, Any] = {}
-    for r in sorted(front, key=lambda r: -r.value if group.higher else r.value):
+    best: dict[str, Result] = {}
+    for r in sorted(front, key=Result.key):
         best.setdefault(r.entry, r)
     spots = [(x(r.seconds), y(r.value), r.entry) for r in list(best.values())[:MAX_LABELS]]
     frame = (left, 0, width, height - bottom)  # the top margin and the right edge may hold a label
